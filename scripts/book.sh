@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The book command: set everything up, execute every notebook with papermill under a profile (default: quick), and
+# build the static HTML book into _build/html. Extra arguments go to scripts/build_book.py, e.g.
+#   bash scripts/book.sh --profile paper        bash scripts/book.sh --only 04_ef_vs_beta --param seeds=[0]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SPECTRAL_SKIP_CHROMIUM=1 bash scripts/setup.sh
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} MPLBACKEND=Agg
+export SPECTRAL_LIB_CACHE=${SPECTRAL_LIB_CACHE:-$PWD/.cache}
+case " $* " in *" --profile "*) exec .venv/bin/python scripts/build_book.py --strict "$@" ;; esac
+exec .venv/bin/python scripts/build_book.py --strict --profile quick "$@"

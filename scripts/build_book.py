@@ -1,0 +1,270 @@
+#!/usr/bin/env python
+"""Execute the companion's notebooks with papermill and build the Jupyter Book (offline).
+
+Usage (from anywhere; paths are relative to the repository root):
+
+    .venv/bin/python scripts/build_book.py --profile quick|paper|tiny|path/to/profile.yaml
+        [--only STEM ...] [--param NAME=VALUE ...] [--no-execute] [--strict] [--path-output DIR]
+
+Flow per notebook (in `_toc.yml` order): `notebooks/<stem>.py` (jupytext percent format) -> papermill with
+profile `defaults` + `notebooks.<stem>` + `--param` overrides -> `book/_generated/<stem>.ipynb` (atomic rename).
+Then `book/_generated/run_report.md` is written from the executed notebooks' metadata, MathJax is copied from the
+`django-static-mathjax` package into the book's static path, and `jupyter-book build` runs.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NB_SRC = ROOT / "notebooks"
+GEN = ROOT / "book" / "_generated"
+GEN_PREFIX = "book/_generated/"
+MATHJAX_DEST = GEN / "mathjax_static" / "mathjax"  # html_static_path entry in _config.yml is its parent
+META_KEY = "spectral_companion"
+
+
+class BuildError(RuntimeError):
+    """A failure reported to the user as one line, without a traceback."""
+
+
+def load_profile(name: str) -> tuple[str, dict]:
+    """Return (profile name, profile mapping) for a name in `profiles/` or a path to a YAML file."""
+    path = Path(name)
+    if not (name.endswith((".yaml", ".yml")) and path.is_file()):
+        path = ROOT / "profiles" / f"{name}.yaml"
+    if not path.is_file():
+        avail = sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml"))
+        raise BuildError(f"unknown profile {name!r}; available profiles: {', '.join(avail) or '(none)'}")
+    prof = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(prof, dict) or not set(prof) <= {"defaults", "notebooks"}:
+        raise BuildError(f"{path}: a profile is a mapping with keys 'defaults' and 'notebooks'")
+    prof.setdefault("defaults", {})
+    prof["notebooks"] = prof.get("notebooks") or {}
+    return path.stem, prof
+
+
+def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Return the stems of the generated notebooks referenced by `_toc.yml`, in reading order."""
+    stems: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            f = node.get("file")
+            if isinstance(f, str) and f.startswith(GEN_PREFIX):
+                stems.append(Path(f[len(GEN_PREFIX):]).with_suffix("").as_posix())
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(yaml.safe_load(toc_path.read_text()))
+    return stems
+
+
+def parse_params(items: list[str]) -> dict:
+    """Parse `NAME=VALUE` strings; values are read with yaml.safe_load (so 3 -> int, [1,2] -> list)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise BuildError(f"--param expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _tag_injected_cell(nb) -> None:
+    """Collapse papermill's injected-parameters cell in the book (tag `hide-input`)."""
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+
+
+def execute_notebook(stem: str, params: dict, profile: str) -> float:
+    """Run `notebooks/<stem>.py` with papermill into `book/_generated/<stem>.ipynb`; return wall time in s.
+
+    The output is written to `<stem>.partial.ipynb` while running and renamed when done; on failure it is kept
+    as `<stem>.failed.ipynb` and a BuildError carrying the notebook's exception name and message is raised.
+    """
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    src = NB_SRC / f"{stem}.py"
+    if not src.is_file():
+        raise BuildError(f"{stem}: source {src.relative_to(ROOT)} not found")
+    out, partial = GEN / f"{stem}.ipynb", GEN / f"{stem}.partial.ipynb"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3", cwd=str(ROOT),
+                            report_mode=False, progress_bar=False)
+    except pm.PapermillExecutionError as e:
+        os.replace(partial, GEN / f"{stem}.failed.ipynb")
+        raise BuildError(f"{stem}: {e.ename}: {e.evalue} (cell {e.exec_count}; "
+                         f"see book/_generated/{stem}.failed.ipynb)") from None
+    except Exception as e:  # kernel died, bad parameters, ...
+        raise BuildError(f"{stem}: {type(e).__name__}: {e}") from None
+    wall = time.perf_counter() - t0
+    nb = nbformat.read(partial, as_version=4)
+    _tag_injected_cell(nb)
+    nb.metadata[META_KEY] = {"profile": profile, "wall_s": round(wall, 2), "status": "ok",
+                             "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+    nbformat.write(nb, partial)
+    os.replace(partial, out)
+    (GEN / f"{stem}.failed.ipynb").unlink(missing_ok=True)
+    return wall
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def write_run_report(stems: list[str], failures: dict[str, str], profile: str = "") -> Path:
+    """Write `book/_generated/run_report.md` from the metadata stored in the executed notebooks."""
+    import nbformat
+
+    rows = []
+    for stem in stems:
+        path = GEN / f"{stem}.ipynb"
+        if stem in failures:
+            rows.append((stem, profile, "", f"failed: {failures[stem]}"))
+        elif path.is_file():
+            m = nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
+            rows.append((stem, m.get("profile", "?"), f"{m.get('wall_s', float('nan')):.1f}",
+                         f"{m.get('status', '?')} ({m.get('finished', '?')})"))
+        else:
+            rows.append((stem, "", "", "not run"))
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    lines = (["| notebook | profile | wall time (s) | status |", "|---|---|---:|---|"]
+             + ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+             if rows else ["No notebook chapters are listed in `_toc.yml` yet."])
+    threads = os.environ.get("OMP_NUM_THREADS") or os.environ.get("TORCH_NUM_THREADS") or "unset"
+    lines += ["", f"- Report written: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
+              f"- Python {platform.python_version()}, torch {_version('torch')}, "
+              f"papermill {_version('papermill')}, jupyter-book {_version('jupyter-book')}",
+              f"- CPU: {_cpu_model()}; {os.cpu_count()} logical cores; OMP_NUM_THREADS={threads}",
+              f"- Platform: {platform.platform()}", ""]
+    GEN.mkdir(parents=True, exist_ok=True)
+    path = GEN / "run_report.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, path)
+    return path
+
+
+def install_mathjax() -> Path:
+    """Copy MathJax 3 (tex-mml-chtml.js, CHTML woff-v2 fonts, TeX extensions) from django-static-mathjax."""
+    try:
+        import mathjax  # the import name of the PyPI package django-static-mathjax
+    except ImportError:
+        raise BuildError("django-static-mathjax is not installed: math would need a CDN") from None
+    src = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (src / "tex-mml-chtml.js").is_file():
+        raise BuildError(f"tex-mml-chtml.js not found under {src}")
+    MATHJAX_DEST.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / "tex-mml-chtml.js", MATHJAX_DEST / "tex-mml-chtml.js")
+    for sub in ("output/chtml/fonts/woff-v2", "input/tex/extensions"):
+        shutil.copytree(src / sub, MATHJAX_DEST / sub, dirs_exist_ok=True)
+    return MATHJAX_DEST
+
+
+def build_book(strict: bool, path_output: str | None) -> None:
+    """Run `jupyter-book build` on the repository root (with -W --keep-going when strict)."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(ROOT)]
+    if path_output:
+        cmd += ["--path-output", path_output]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    if (ROOT / "_static").is_dir():
+        print("warning: a root _static/ folder makes Jupyter Book add a <script> tag for every .js file "
+              "in every static path (including MathJax's)", file=sys.stderr)
+    print("$", " ".join(cmd), flush=True)
+    if subprocess.run(cmd, cwd=ROOT).returncode:
+        raise BuildError("jupyter-book build failed (see messages above)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit status."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="quick", help="profile name in profiles/ or path to a YAML file")
+    ap.add_argument("--only", nargs="+", metavar="STEM", help="execute only these notebooks (others keep output)")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="parameter override for every executed notebook (value parsed as YAML); repeatable")
+    ap.add_argument("--no-execute", action="store_true", help="do not run notebooks; build from existing outputs")
+    ap.add_argument("--no-build", action="store_true", help="run notebooks and write the report, skip the book")
+    ap.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors (-W --keep-going)")
+    ap.add_argument("--path-output", help="jupyter-book output folder (default: the repository root, i.e. _build/)")
+    args = ap.parse_args(argv)
+    try:
+        name, prof = load_profile(args.profile)
+        stems = toc_notebooks()
+        unknown = sorted(set(prof["notebooks"]) - set(stems))
+        if unknown:
+            raise BuildError(f"profile {name!r} lists notebooks not in _toc.yml: {', '.join(unknown)}")
+        selected = stems
+        if args.only:
+            bad = [s for s in args.only if s not in stems]
+            if bad:
+                raise BuildError(f"--only: not in _toc.yml: {', '.join(bad)}; known: {', '.join(stems) or '(none)'}")
+            selected = [s for s in stems if s in args.only]
+        overrides = parse_params(args.param)
+        failures: dict[str, str] = {}
+        if not args.no_execute:
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+            for stem in selected:
+                params = {**prof["defaults"], **(prof["notebooks"].get(stem) or {}), **overrides}
+                print(f"[{name}] {stem} {params}", flush=True)
+                try:
+                    wall = execute_notebook(stem, params, name)
+                except BuildError as e:
+                    failures[stem] = str(e).split(": ", 1)[1]
+                    write_run_report(stems, failures, name)
+                    raise
+                print(f"[{name}] {stem}: ok in {wall:.1f} s", flush=True)
+        write_run_report(stems, failures, name)
+        if args.no_build:
+            return 0
+        missing = [s for s in stems if not (GEN / f"{s}.ipynb").is_file()]
+        if missing:
+            raise BuildError(f"no executed output for {', '.join(missing)}: run without --no-execute")
+        install_mathjax()
+        t0 = time.perf_counter()
+        build_book(args.strict, args.path_output)
+        print(f"book built in {time.perf_counter() - t0:.1f} s", flush=True)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: set everything up (scripts/setup.sh), then run the whole test suite on the CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} MPLBACKEND=Agg
+exec .venv/bin/python -m pytest -q "$@"

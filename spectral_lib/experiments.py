@@ -1,0 +1,168 @@
+"""The paper's experiments as cached, configuration-keyed grid points that notebooks (and the sweep runner) share.
+
+A *grid point* is one trained network (a :class:`~spectral_lib.train.TrainConfig`) evaluated with an
+:class:`EvalSpec`: explanation maps of ``n_images`` fixed test images by each method, their EF (both definitions),
+the explanation gap of each method against VanillaGrad, mean radial spectra, a few example maps, and optionally the
+two sides of Theorem 1. Results are small (no full map stacks) and cached under ``cache_dir/evals``; the networks
+under ``cache_dir/models``. Re-running a notebook therefore costs a few file reads.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from . import cache
+from ._checks import check_positive_int
+from .activations import activation_name, make_activation
+from .data import load, take
+from .explain import METHODS, explain, predict, to_map
+from .spectrum import expected_frequency, explanation_gap, radial_profile
+from .train import TrainConfig, train_or_load
+
+__all__ = ["EvalSpec", "run_point", "run_grid", "activation_beta", "records_to_frame", "gap_table"]
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """How a trained network is explained and measured."""
+
+    n_images: int = 200
+    methods: tuple[str, ...] = ("vanilla_grad", "smooth_grad")
+    noise_std: float = 0.1  # SmoothGrad noise std (on normalised inputs)
+    n_samples: int = 64  # SmoothGrad samples
+    ig_steps: int = 32  # Integrated Gradients steps
+    n_examples: int = 4  # example maps kept for figures
+    theorem1: bool = False  # also compute Theorem 1's two tails
+    seed: int = 0  # SmoothGrad noise seed
+
+    def validate(self) -> "EvalSpec":
+        check_positive_int("n_images", self.n_images)
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise ValueError(f"methods must be a non-empty subset of {list(METHODS)}, got {list(self.methods)}")
+        check_positive_int("n_samples", self.n_samples)
+        check_positive_int("ig_steps", self.ig_steps)
+        check_positive_int("n_examples", self.n_examples)
+        if not (isinstance(self.noise_std, (int, float)) and math.isfinite(self.noise_std) and self.noise_std >= 0):
+            raise ValueError(f"noise_std must be a non-negative finite number, got {self.noise_std!r}")
+        return self
+
+
+def activation_beta(spec: str) -> float:
+    """The SP beta of an activation spec; ``inf`` for ReLU (its limit); ``nan`` for anything else."""
+    m = make_activation(spec)
+    if isinstance(m, torch.nn.Softplus):
+        return float(m.beta)
+    return math.inf if isinstance(m, torch.nn.ReLU) else math.nan
+
+
+def _method_options(method: str, spec: EvalSpec, x: torch.Tensor) -> dict[str, Any]:
+    if method == "smooth_grad":
+        g = torch.Generator(device=x.device).manual_seed(spec.seed)
+        return {"noise_std": spec.noise_std, "n_samples": spec.n_samples, "generator": g}
+    if method == "integrated_gradients":
+        return {"n_steps": spec.ig_steps}
+    return {}
+
+
+def _evaluate(model: torch.nn.Module, x: torch.Tensor, spec: EvalSpec) -> dict[str, Any]:
+    target = predict(model, x)
+    out: dict[str, Any] = {"ef": {}, "ef_nyquist": {}, "gap_ef": {}, "gap_l2": {}, "profile": {}, "examples": {}}
+    maps = {}
+    methods = list(dict.fromkeys(["vanilla_grad", *spec.methods]))  # VanillaGrad is always the reference
+    for m in methods:
+        attr = explain(m, model, x, target=target, **_method_options(m, spec, x))
+        maps[m] = to_map(attr)
+        out["ef"][m] = expected_frequency(maps[m]).cpu()
+        out["ef_nyquist"][m] = expected_frequency(maps[m], "nyquist").cpu()
+        out["profile"][m] = radial_profile(maps[m].double()).mean(0).cpu()
+        out["examples"][m] = maps[m][: spec.n_examples].cpu()
+    for m in methods:
+        out["gap_ef"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="ef").cpu()
+        out["gap_l2"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="spectral_l2").cpu()
+    out["images"] = x[: spec.n_examples].cpu()
+    out["targets"] = target.cpu()
+    return out
+
+
+def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None, progress: bool = True) -> dict:
+    """Train (or load) ``config``'s network and evaluate it with ``spec``; cached by (config, spec).
+
+    Returns a dict: ``config`` (dict), ``activation`` (display name), ``beta`` (inf for ReLU), ``seed``, ``train``
+    (:class:`~spectral_lib.train.TrainResult` as a dict), and the measurements of :func:`_evaluate`
+    (``ef``, ``ef_nyquist``, ``gap_ef``, ``gap_l2``: method -> (n_images,) tensors; ``profile``: method -> (R,) mean
+    radial spectrum; ``examples``: method -> (n_examples, H, W) maps; ``images``), plus ``theorem1`` if asked.
+    """
+    config.validate()
+    spec.validate()
+    key = {"train": config.key(), "eval": asdict(spec), "version": 1}
+
+    def compute() -> dict:
+        model, result = train_or_load(config, cache_dir, progress=progress)
+        splits = load(config.dataset, image_size=config.image_size)
+        device = next(model.parameters()).device
+        x, _ = take(splits.test, spec.n_images)
+        x = x.to(device)
+        rec = _evaluate(model, x, spec)
+        if spec.theorem1:
+            from .theory import theorem1_summary
+
+            rec["theorem1"] = theorem1_summary(model, x[: min(len(x), 64)])
+        rec.update(
+            config=asdict(config), activation=activation_name(config.activation),
+            beta=activation_beta(config.activation), seed=config.seed, train=result.as_dict(),
+        )
+        return rec
+
+    return cache.memoize(cache_dir, "evals", key, compute)
+
+
+def run_grid(
+    base: TrainConfig,
+    spec: EvalSpec,
+    cache_dir: str | Path | None,
+    activations: Iterable[str] = ("relu",),
+    seeds: Iterable[int] = (0,),
+    progress: bool = True,
+    **overrides,
+) -> list[dict]:
+    """:func:`run_point` for every (activation, seed) (and fixed ``overrides`` of the base config), with a progress
+    bar over the grid. Returns the records in grid order (activation-major)."""
+    from tqdm.auto import tqdm
+
+    grid = [replace(base, activation=a, seed=s, **overrides) for a in activations for s in seeds]
+    for c in grid:  # fail on a bad grid point before training anything
+        c.validate()
+    spec.validate()
+    return [run_point(c, spec, cache_dir, progress=progress) for c in tqdm(grid, desc="grid", disable=not progress)]
+
+
+def records_to_frame(records: list[dict], metric: str = "ef", scale: float = 1.0):
+    """Tidy pandas DataFrame: one row per (record, method, image) with columns activation, beta, seed, method,
+    ``metric`` (scaled), test_accuracy, cap_reached, epochs. ``metric``: ef, ef_nyquist, gap_ef or gap_l2."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        for method, values in r[metric].items():
+            for i, v in enumerate(values.tolist()):
+                rows.append({
+                    "activation": r["activation"], "beta": r["beta"], "seed": r["seed"], "method": method,
+                    "image": i, metric: v * scale, "test_accuracy": r["train"]["test_accuracy"],
+                    "cap_reached": r["train"]["cap_reached"], "epochs": r["train"]["epochs"],
+                })
+    return pd.DataFrame(rows)
+
+
+def gap_table(records: list[dict], metric: str = "ef", scale: float = 1e5):
+    """Method x activation table of the mean ``metric`` over images and seeds (``scale``d; the paper shows EF x 1e5),
+    activations ordered from smoothest (lowest beta) to ReLU."""
+    df = records_to_frame(records, metric, scale)
+    order = df.drop_duplicates("activation").sort_values("beta")["activation"].tolist()
+    table = df.pivot_table(index="method", columns="activation", values=metric, aggfunc="mean")
+    methods = [m for m in METHODS if m in table.index]
+    return table.loc[methods, order]

@@ -1,0 +1,152 @@
+"""Validation of notebook parameters (one function for every notebook's first cell) and of profiles."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .activations import make_activation
+from .data import DATASETS
+from .explain import METHODS
+from .models import MODEL_NAMES
+
+__all__ = ["check_params", "ParameterError"]
+
+
+class ParameterError(ValueError):
+    """A notebook or profile parameter is invalid; the message names it, its value and what was expected."""
+
+
+def _err(name: str, value: Any, expected: str) -> ParameterError:
+    return ParameterError(f"parameter {name!r} = {value!r} is invalid: expected {expected}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _pos_int(name, v):
+    if not _is_int(v) or v < 1:
+        raise _err(name, v, "a positive integer")
+
+
+def _nonneg_int(name, v):
+    if not _is_int(v) or v < 0:
+        raise _err(name, v, "a non-negative integer")
+
+
+def _fraction(name, v):
+    if not _is_num(v) or not 0 < v <= 1:
+        raise _err(name, v, "a number in (0, 1]")
+
+
+def _pos_num(name, v):
+    if not _is_num(v) or not v > 0 or v != v or v == float("inf"):
+        raise _err(name, v, "a positive finite number")
+
+
+def _nonneg_num(name, v):
+    if not _is_num(v) or not v >= 0 or v == float("inf"):
+        raise _err(name, v, "a non-negative finite number")
+
+
+def _list_of(check, what):
+    def inner(name, v):
+        if not isinstance(v, (list, tuple)) or len(v) == 0:
+            raise _err(name, v, f"a non-empty list of {what}")
+        for i, item in enumerate(v):
+            check(f"{name}[{i}]", item)
+    return inner
+
+
+def _activation(name, v):
+    try:
+        make_activation(v)
+    except (ValueError, TypeError) as e:
+        raise ParameterError(f"parameter {name!r} = {v!r} is invalid: {e}") from None
+
+
+def _choice(choices):
+    def inner(name, v):
+        if v not in choices:
+            raise _err(name, v, f"one of {list(choices)}")
+    return inner
+
+
+def _str(name, v):
+    if not isinstance(v, str) or not v:
+        raise _err(name, v, "a non-empty string")
+
+
+def _opt(check):
+    def inner(name, v):
+        if v is not None:
+            check(name, v)
+    return inner
+
+
+def _bool(name, v):
+    if not isinstance(v, bool):
+        raise _err(name, v, "true or false")
+
+
+def _dict(name, v):
+    if not isinstance(v, dict):
+        raise _err(name, v, "a mapping")
+
+
+RULES = {
+    "profile": _str,
+    "cache_dir": _str,
+    "dataset": _choice(DATASETS),
+    "model": _choice(MODEL_NAMES),
+    "model_options": _dict,
+    "activations": _list_of(_activation, "activation specs ('relu', 'spc:0.5', ...)"),
+    "activation": _activation,
+    "reference_activation": _activation,
+    "seeds": _list_of(_nonneg_int, "non-negative integer seeds"),
+    "seed": _nonneg_int,
+    "accuracy_cap": _opt(_fraction),
+    "max_epochs": _pos_int,
+    "lr": _pos_num,
+    "lr_gamma": _fraction,
+    "batch_size": _pos_int,
+    "eval_every": _opt(_pos_int),
+    "n_images": _pos_int,
+    "n_examples": _pos_int,
+    "noise_std": _nonneg_num,
+    "n_samples": _pos_int,
+    "ig_steps": _pos_int,
+    "methods": _list_of(_choice(tuple(METHODS)), "explanation methods"),
+    "betas": _list_of(_pos_num, "positive betas"),
+    "depths": _list_of(_pos_int, "positive depths"),
+    "image_sizes": _list_of(_pos_int, "image sizes in pixels"),
+    "train_noise_stds": _list_of(_nonneg_num, "non-negative noise levels"),
+    "train_blur_sigmas": _list_of(_nonneg_num, "non-negative blur widths"),
+    "skip_bn": _list_of(_list_of(_bool, "booleans"), "[skip, bn] pairs"),
+    "width": _pos_int,
+    "n_lines": _pos_int,
+    "half_width": _pos_num,
+    "device": _choice(("auto", "cpu", "cuda")),
+    "augment": _bool,
+    "image_size": _opt(_pos_int),
+}
+
+
+def check_params(params: Mapping[str, Any], allowed: set[str] | None = None) -> dict[str, Any]:
+    """Validate notebook parameters before any expensive work and return them as a dict.
+
+    Every name with a rule in :data:`RULES` is checked (type and range); ``allowed`` (if given) lists the names the
+    notebook accepts, and any other name is rejected. Raises :class:`ParameterError` naming the parameter.
+    """
+    if allowed is not None:
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ParameterError(f"unknown parameter(s) {unknown}; this notebook accepts {sorted(allowed)}")
+    for name, value in params.items():
+        rule = RULES.get(name)
+        if rule is not None:
+            rule(name, value)
+    return dict(params)

@@ -1,0 +1,276 @@
+"""Training with the paper's accuracy cap, seeded and resumable, with a configuration-keyed checkpoint cache.
+
+The accuracy cap: every activation (every beta) must be compared at the *same* accuracy, otherwise a ReLU network
+that simply trained further would look different for the wrong reason. Training stops as soon as test accuracy
+reaches ``accuracy_cap`` (checked every ``eval_every`` steps and at the end of every epoch), and the checkpoint is
+taken there; :class:`TrainResult` records whether and when the cap was reached. (Like the paper, the cap is checked on
+the test split; ``cap_split="train"`` checks it on the training split instead.)
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from . import cache
+from ._checks import check_choice, check_nonnegative_finite, check_positive_finite, check_positive_int
+from .activations import make_activation
+from .data import DATASETS, Splits, load
+from .models import MODEL_NAMES, build_model
+
+__all__ = ["TrainConfig", "TrainResult", "train", "train_or_load", "accuracy", "resolve_device"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained network (its hash is the cache key)."""
+
+    dataset: str = "mnist5k"
+    model: str = "simple_cnn"
+    activation: str = "relu"
+    model_options: dict = field(default_factory=dict)
+    seed: int = 0
+    lr: float = 1e-3
+    lr_gamma: float = 1.0  # exponential decay per optimisation step
+    batch_size: int = 256
+    max_epochs: int = 20
+    accuracy_cap: float | None = 0.9
+    cap_split: str = "test"
+    eval_every: int | None = None  # steps between cap checks (None: once per epoch)
+    weight_decay: float = 0.0  # L2 regularisation (Adam's weight_decay)
+    train_noise_std: float = 0.0  # Gaussian noise added to training inputs (ablation)
+    train_blur_sigma: float = 0.0  # Gaussian blur of training inputs (ablation)
+    image_size: int | None = None
+    augment: bool = False
+    device: str = "auto"
+
+    def validate(self) -> "TrainConfig":
+        """Check every field; raise ValueError/TypeError naming the field. Returns self."""
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("model", self.model, MODEL_NAMES)
+        make_activation(self.activation)
+        if not isinstance(self.model_options, dict):
+            raise TypeError(f"model_options must be a dict, got {type(self.model_options).__name__}")
+        check_positive_int("seed", self.seed, minimum=0)
+        check_positive_finite("lr", self.lr)
+        g = check_positive_finite("lr_gamma", self.lr_gamma)
+        if g > 1:
+            raise ValueError(f"lr_gamma must be in (0, 1], got {g}")
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("max_epochs", self.max_epochs)
+        if self.accuracy_cap is not None:
+            cap = check_positive_finite("accuracy_cap", self.accuracy_cap)
+            if cap > 1:
+                raise ValueError(f"accuracy_cap must be in (0, 1] or None, got {cap}")
+        check_choice("cap_split", self.cap_split, ("test", "train"))
+        if self.eval_every is not None:
+            check_positive_int("eval_every", self.eval_every)
+        check_nonnegative_finite("weight_decay", self.weight_decay)
+        check_nonnegative_finite("train_noise_std", self.train_noise_std)
+        check_nonnegative_finite("train_blur_sigma", self.train_blur_sigma)
+        if self.image_size is not None:
+            check_positive_int("image_size", self.image_size, minimum=4)
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        return self
+
+    def key(self) -> str:
+        """Cache key: hash of every field, with the device resolved (CPU and GPU weights differ)."""
+        return cache.config_key(replace(self, device=resolve_device(self.device).type))
+
+
+@dataclass
+class TrainResult:
+    """How training went: whether the cap was reached, where, with which accuracies, how long it took."""
+
+    cap_reached: bool
+    epochs: float  # epochs done (fractional when stopped mid-epoch)
+    steps: int
+    test_accuracy: float
+    train_accuracy: float
+    seconds: float
+    history: list = field(default_factory=list)  # (step, epoch, accuracy on cap_split)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 1024, device=None) -> float:
+    """Fraction of correctly classified examples of ``dataset`` (eval mode, restored afterwards)."""
+    device = device or next(model.parameters()).device
+    was = model.training
+    model.eval()
+    correct = total = 0
+    for x, y in _batches(dataset, batch_size, shuffle=False):
+        correct += int((model(x.to(device)).argmax(1) == y.to(device)).sum())
+        total += len(y)
+    model.train(was)
+    return correct / max(total, 1)
+
+
+def _batches(dataset: Dataset, batch_size: int, shuffle: bool, generator: torch.Generator | None = None):
+    if isinstance(dataset, TensorDataset):
+        x, y = dataset.tensors
+        idx = torch.randperm(len(x), generator=generator) if shuffle else torch.arange(len(x))
+        for i in range(0, len(x), batch_size):
+            j = idx[i : i + batch_size]
+            yield x[j], y[j]
+    else:
+        yield from DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
+
+
+def _perturb(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    if cfg.train_blur_sigma > 0:
+        from torchvision.transforms.functional import gaussian_blur
+
+        k = 2 * math.ceil(3 * cfg.train_blur_sigma) + 1
+        x = gaussian_blur(x, [k, k], [cfg.train_blur_sigma, cfg.train_blur_sigma])
+    if cfg.train_noise_std > 0:
+        x = x + cfg.train_noise_std * torch.randn(x.shape, generator=gen).to(x.device)
+    return x
+
+
+def train(
+    config: TrainConfig,
+    splits: Splits | None = None,
+    *,
+    progress: bool = True,
+    checkpoint_path: str | Path | None = None,
+) -> tuple[nn.Module, TrainResult]:
+    """Train ``config``'s network with Adam and cross-entropy until the accuracy cap or ``max_epochs``.
+
+    If ``checkpoint_path`` is given, the full training state (weights, optimiser, scheduler, RNG, history) is saved
+    atomically after every epoch and training resumes from it when it exists: an interrupted run continues where it
+    stopped and ends with the same weights as an uninterrupted one. Returns the model (eval mode, on the resolved
+    device) and a :class:`TrainResult`.
+    """
+    from tqdm.auto import tqdm
+
+    config.validate()
+    device = resolve_device(config.device)
+    splits = splits or load(config.dataset, image_size=config.image_size, augment=config.augment)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, config.activation, splits.info.in_shape, splits.info.num_classes,
+                        **config.model_options).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_gamma)
+    gen = torch.Generator().manual_seed(config.seed)
+    state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0, "cap_reached": False}
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        try:
+            ck = cache.load(checkpoint_path)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            gen.set_state(ck["generator"])
+            state = ck["state"]
+        except cache.CorruptCacheError:
+            Path(checkpoint_path).unlink(missing_ok=True)  # start over from scratch
+    cap_set = splits.test if config.cap_split == "test" else splits.train
+    n_train = len(splits.train)
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    t0 = time.perf_counter() - state["seconds"]
+    bar = tqdm(total=config.max_epochs, initial=state["epoch"], disable=not progress, leave=False,
+               desc=f"{config.model} {config.activation} seed {config.seed}", unit="epoch")
+
+    def check_cap(epoch_float: float) -> bool:
+        acc = accuracy(model, cap_set, device=device)
+        state["history"].append((state["step"], epoch_float, acc))
+        bar.set_postfix(acc=f"{acc:.3f}")
+        return config.accuracy_cap is not None and acc >= config.accuracy_cap
+
+    while not state["cap_reached"] and state["epoch"] < config.max_epochs:
+        model.train()
+        for i, (x, y) in enumerate(_batches(splits.train, config.batch_size, shuffle=True, generator=gen)):
+            x, y = _perturb(x, config, gen).to(device), y.to(device)
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            state["step"] += 1
+            last = i == steps_per_epoch - 1
+            if config.eval_every and state["step"] % config.eval_every == 0 and not last:
+                if check_cap(state["epoch"] + (i + 1) / steps_per_epoch):
+                    state["cap_reached"] = True
+                    state["epoch"] += (i + 1) / steps_per_epoch
+                    break
+        else:
+            state["epoch"] += 1
+            state["cap_reached"] = check_cap(float(state["epoch"]))
+        bar.update(1)
+        state["seconds"] = time.perf_counter() - t0
+        if checkpoint_path is not None:
+            cache.save(checkpoint_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                         "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                                         "state": state})
+    bar.close()
+    model.eval()
+    result = TrainResult(
+        cap_reached=bool(state["cap_reached"]),
+        epochs=float(state["epoch"]),
+        steps=int(state["step"]),
+        test_accuracy=accuracy(model, splits.test, device=device),
+        train_accuracy=accuracy(model, splits.train, device=device),
+        seconds=float(state["seconds"]),
+        history=[tuple(h) for h in state["history"]],
+    )
+    return model, result
+
+
+def train_or_load(
+    config: TrainConfig,
+    cache_dir: str | Path | None = None,
+    *,
+    splits: Splits | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, TrainResult]:
+    """Return the trained network for ``config`` from ``cache_dir/models/<key>.pt``, training it if absent.
+
+    Checkpoints are written atomically with a checksum; a corrupt file is reported, removed and retrained. While
+    training, ``<key>.partial.pt`` holds per-epoch state so that a killed run resumes. ``cache_dir=None`` uses
+    :func:`spectral_lib.paths.default_cache_dir`.
+    """
+    import warnings
+
+    from .paths import default_cache_dir
+
+    config.validate()
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = root / "models" / f"{config.key()}.pt"
+    device = resolve_device(config.device)
+    if path.exists():
+        try:
+            blob = cache.load(path)
+            info = blob["in_shape"], blob["num_classes"]
+            torch.manual_seed(config.seed)
+            model = build_model(config.model, config.activation, tuple(info[0]), info[1], **config.model_options)
+            model.load_state_dict(blob["model"])
+            result = TrainResult(**blob["result"])
+            result.history = [tuple(h) for h in result.history]
+            return model.to(device).eval(), result
+        except cache.CorruptCacheError as e:
+            warnings.warn(f"retraining: {e}", stacklevel=2)
+            path.unlink(missing_ok=True)
+    partial = path.with_name(path.stem + ".partial.pt")
+    splits = splits or load(config.dataset, image_size=config.image_size, augment=config.augment)
+    model, result = train(config, splits, progress=progress, checkpoint_path=partial)
+    cache.save(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "result": result.as_dict(),
+                      "config": asdict(config), "in_shape": list(splits.info.in_shape),
+                      "num_classes": splits.info.num_classes})
+    partial.unlink(missing_ok=True)
+    return model, result

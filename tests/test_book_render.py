@@ -1,0 +1,179 @@
+"""Render test: build the book offline and inspect its pages in headless Chromium.
+
+The book is built with `scripts/build_book.py --profile tiny --strict` in a temporary copy of the repository
+(so the real `book/_generated/` and `_build/` are left alone). If `_toc.yml` lists no notebook chapters yet, or
+`SPECTRAL_BOOK_TEST_SCRATCH=1` is set, a throwaway notebook (markdown math + a matplotlib figure) is added to the
+copy. Needs Chromium at /usr/bin/chromium (`apt-get install -y chromium`); skipped with a reason otherwise.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import build_book  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1100,1000", "--virtual-time-budget=5000"]
+SCRATCH_STEM = "zz_render_check"
+SCRATCH_NB = r'''# %% [markdown]
+# # Render check
+#
+# $$
+# \frac{d}{dx}\operatorname{SP}_\beta(x) = \frac{1}{1+e^{-\beta x}}
+# $$ (eq-render-check)
+#
+# Inline $\beta \to \infty$ and a reference to {eq}`eq-render-check`.
+
+# %% tags=["parameters"]
+beta = 2.0
+
+# %%
+import numpy as np
+import matplotlib.pyplot as plt
+
+x = np.linspace(-4, 4, 100)
+plt.plot(x, np.logaddexp(0, beta * x) / beta)
+plt.show()
+'''
+RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{")
+SKIP_TAGS = {"script", "style", "pre", "code", "textarea", "mjx-container"}
+
+
+def chromium(url: str, *args: str) -> tuple[str, str]:
+    """Run headless Chromium on `url`; return (stdout, stderr)."""
+    with tempfile.TemporaryDirectory() as profile:
+        p = subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={profile}", *args, url],
+                           capture_output=True, text=True, timeout=90)
+    return p.stdout, p.stderr
+
+
+class PageScan(HTMLParser):
+    """Collect visible text (outside code/script/MathJax output), <img> sources and remote resources."""
+
+    def __init__(self):
+        super().__init__()
+        self.skip, self.text, self.imgs, self.remote, self.mjx = 0, [], [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.mjx += tag == "mjx-container"
+        if tag in SKIP_TAGS:
+            self.skip += 1
+        if tag == "img":
+            self.imgs.append(a.get("src") or "")
+        src = a.get("src") if tag in ("img", "script", "iframe") else a.get("href") if tag == "link" else None
+        if src and urlsplit(src).scheme in ("http", "https") and not (tag == "link" and a.get("rel") != "stylesheet"):
+            self.remote.append(src)
+
+    def handle_endtag(self, tag):
+        if tag in SKIP_TAGS and self.skip:
+            self.skip -= 1
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.text.append(data)
+
+
+def _local(url: str) -> Path:
+    return Path(url2pathname(unquote(urlsplit(url).path)))
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """Build the book (tiny profile, strict) in a temp copy of the repo; return (html dir, notebook pages)."""
+    if not CHROMIUM:
+        pytest.skip("chromium not installed (apt-get install -y chromium)")
+    tmp = tmp_path_factory.mktemp("book")
+    repo = tmp / "repo"
+    shutil.copytree(ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "_build", ".cache", "_generated", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"))
+    if (ROOT / ".cache").is_dir():  # share data caches (read-mostly) instead of copying them
+        (repo / ".cache").symlink_to(ROOT / ".cache")
+    stems = build_book.toc_notebooks(repo / "_toc.yml")
+    if not stems or os.environ.get("SPECTRAL_BOOK_TEST_SCRATCH") == "1":
+        (repo / "notebooks").mkdir(exist_ok=True)
+        (repo / "notebooks" / f"{SCRATCH_STEM}.py").write_text(SCRATCH_NB)
+        toc = yaml.safe_load((repo / "_toc.yml").read_text())
+        toc["parts"][0]["chapters"].insert(0, {"file": f"book/_generated/{SCRATCH_STEM}", "title": "Render check"})
+        (repo / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+        stems = [SCRATCH_STEM] + stems
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, str(repo / "scripts" / "build_book.py"), "--profile", "tiny", "--strict",
+                        "--path-output", str(tmp / "out")], cwd=repo, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, f"build failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    print(f"book built in {time.perf_counter() - t0:.1f} s")
+    html = tmp / "out" / "_build" / "html"
+    return html, [html / "book" / "_generated" / f"{s}.html" for s in stems]
+
+
+def test_screenshot(book, tmp_path):
+    """A screenshot of the first notebook page is written and is not blank."""
+    from PIL import Image
+
+    html, pages = book
+    png = tmp_path / "page.png"
+    chromium(pages[0].as_uri(), f"--screenshot={png}")
+    assert png.is_file() and png.stat().st_size > 20_000, "screenshot missing or tiny"
+    with Image.open(png) as im:
+        assert im.size == (1100, 1000)
+        assert im.convert("RGB").getcolors(maxcolors=200) is None, "screenshot has fewer than 200 colours"
+
+
+def test_pages_render_offline(book):
+    """Math is typeset by local MathJax, every image and file the pages load exists, nothing is fetched remotely."""
+    html, pages = book
+    problems, n_imgs = [], 0
+    for page in [html / "book" / "intro.html", html / "book" / "reproducibility.html", *pages]:
+        assert page.is_file(), f"{page} not built"
+        dom, log = chromium(page.as_uri(), "--dump-dom", "--enable-logging=stderr",
+                            "--vmodule=file_url_loader_factory=1")
+        scan = PageScan()
+        scan.feed(dom)
+        name = page.relative_to(html).as_posix()
+        if 'class="math' in page.read_text() and not scan.mjx:
+            problems.append(f"{name}: math present but no <mjx-container> (MathJax did not run)")
+        raw = RAW_TEX.findall("".join(scan.text))
+        if raw:
+            problems.append(f"{name}: raw TeX left in visible text: {raw[:5]}")
+        problems += [f"{name}: remote resource {u}" for u in scan.remote]
+        for src in scan.imgs:
+            url = urljoin(page.as_uri(), src)
+            if not url.startswith("data:") and not _local(url).is_file():
+                problems.append(f"{name}: <img> {src} not found on disk")
+        n_imgs += len(scan.imgs) if page in pages else 0
+        for url in re.findall(r"FileURLLoader::Start: (\S+)", log):
+            if not _local(url).exists():
+                problems.append(f"{name}: failed load {url}")
+        problems += [f"{name}: {line.strip()}" for line in log.splitlines() if "net::ERR_" in line]
+    assert not problems, "\n".join(problems)
+    assert n_imgs > 0, "no <img> on the notebook pages"
+
+
+def test_unknown_profile_lists_available(capsys):
+    """An unknown profile name fails with a message that lists the available profiles."""
+    assert build_book.main(["--profile", "no-such-profile", "--no-build"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown profile 'no-such-profile'" in err and "tiny" in err
+
+
+def test_param_overrides_are_yaml():
+    """`--param` values are parsed as YAML."""
+    assert build_book.parse_params(["n=3", "betas=[1, 2.5]", "name=abc"]) == {"n": 3, "betas": [1, 2.5], "name": "abc"}
+    with pytest.raises(build_book.BuildError):
+        build_book.parse_params(["novalue"])
