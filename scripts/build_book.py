@@ -84,6 +84,38 @@ def parse_params(items: list[str]) -> dict:
     return out
 
 
+def declared_params(stem: str) -> set[str]:
+    """Names assigned in the `parameters`-tagged cell of `notebooks/<stem>.py` (what the notebook accepts)."""
+    import ast
+
+    import jupytext
+
+    src = NB_SRC / f"{stem}.py"
+    if not src.is_file():
+        raise BuildError(f"{stem}: source {src.relative_to(ROOT)} not found")
+    for cell in jupytext.read(src).cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            return {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                    if isinstance(t, ast.Name)}
+    raise BuildError(f"{stem}: no cell tagged 'parameters'")
+
+
+def notebook_params(stem: str, prof: dict, overrides: dict) -> dict:
+    """Profile defaults the notebook declares + its own profile entry + overrides it declares.
+
+    A name in the notebook's own profile entry that its parameters cell does not declare is an error (a typo would
+    otherwise be silently ignored)."""
+    declared = declared_params(stem)
+    own = prof["notebooks"].get(stem) or {}
+    unknown = sorted(set(own) - declared)
+    if unknown:
+        raise BuildError(f"{stem}: unknown parameter(s) {unknown} in the profile; it accepts {sorted(declared)}")
+    defaults = {k: v for k, v in prof["defaults"].items() if k in declared}
+    return {**defaults, **own, **{k: v for k, v in overrides.items() if k in declared}}
+
+
 def _tag_injected_cell(nb) -> None:
     """Collapse papermill's injected-parameters cell in the book (tag `hide-input`)."""
     for cell in nb.cells:
@@ -237,11 +269,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise BuildError(f"--only: not in _toc.yml: {', '.join(bad)}; known: {', '.join(stems) or '(none)'}")
             selected = [s for s in stems if s in args.only]
         overrides = parse_params(args.param)
+        plan = {stem: notebook_params(stem, prof, overrides) for stem in selected}  # validate before running
+        unused = sorted(set(overrides) - set().union(*(declared_params(s) for s in selected)))
+        if unused:
+            raise BuildError(f"--param: no selected notebook accepts {unused}")
         failures: dict[str, str] = {}
         if not args.no_execute:
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
             for stem in selected:
-                params = {**prof["defaults"], **(prof["notebooks"].get(stem) or {}), **overrides}
+                params = plan[stem]
                 print(f"[{name}] {stem} {params}", flush=True)
                 try:
                     wall = execute_notebook(stem, params, name)

@@ -23,7 +23,8 @@ from .explain import METHODS, explain, predict, to_map
 from .spectrum import expected_frequency, explanation_gap, radial_profile
 from .train import TrainConfig, train_or_load
 
-__all__ = ["EvalSpec", "run_point", "run_grid", "activation_beta", "records_to_frame", "gap_table"]
+__all__ = ["EvalSpec", "run_point", "run_grid", "run_points", "points_from_params", "point_key", "point_path",
+           "missing_points", "activation_beta", "records_to_frame", "gap_table"]
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
     """
     config.validate()
     spec.validate()
-    key = {"train": config.key(), "eval": asdict(spec), "version": 1}
+    key = point_key(config, spec)
 
     def compute() -> dict:
         model, result = train_or_load(config, cache_dir, progress=progress)
@@ -118,7 +119,33 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
         )
         return rec
 
-    return cache.memoize(cache_dir, "evals", key, compute)
+    return cache.memoize(cache_dir, EVALS, key, compute)
+
+
+EVALS = "evals"  # cache namespace of run_point's records
+
+
+def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
+    """The cache key (plain data) of a grid point's record: :func:`run_point` caches under it and the sweep runner
+    and :func:`missing_points` look it up. The training part is ``config.key()``, which resolves ``device="auto"``
+    on *this* machine (CPU and GPU weights differ)."""
+    return {"train": config.key(), "eval": asdict(spec), "version": 1}
+
+
+def point_path(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None) -> Path:
+    """Where :func:`run_point` stores the record of (``config``, ``spec``): ``cache_dir/evals/<key>.pt``.
+    ``cache_dir=None``: the library default (:func:`spectral_lib.paths.default_cache_dir`)."""
+    from .paths import default_cache_dir
+
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return root / EVALS / f"{cache.config_key(point_key(config, spec))}.pt"
+
+
+def missing_points(points: list[tuple[TrainConfig, EvalSpec]], cache_dir: str | Path | None
+                   ) -> list[tuple[TrainConfig, EvalSpec]]:
+    """The points of ``points`` (as from :func:`points_from_params`) whose record is not in ``cache_dir`` yet, in
+    order: what :func:`run_points` would still have to train/evaluate (e.g. a sweep that has not finished)."""
+    return [(c, s) for c, s in points if not point_path(c, s, cache_dir).exists()]
 
 
 def run_grid(
@@ -166,3 +193,32 @@ def gap_table(records: list[dict], metric: str = "ef", scale: float = 1e5):
     table = df.pivot_table(index="method", columns="activation", values=metric, aggfunc="mean")
     methods = [m for m in METHODS if m in table.index]
     return table.loc[methods, order]
+
+
+TRAIN_PARAMS = ("dataset", "model", "model_options", "accuracy_cap", "max_epochs", "lr", "lr_gamma", "batch_size",
+                "eval_every", "image_size", "augment", "device", "weight_decay", "train_noise_std", "train_blur_sigma")
+EVAL_PARAMS = ("n_images", "methods", "noise_std", "n_samples", "ig_steps", "n_examples", "theorem1")
+
+
+def points_from_params(params: dict[str, Any]) -> list[tuple[TrainConfig, EvalSpec]]:
+    """The grid points a notebook (or a sweep) computes, from its parameters: one per (activation, seed).
+
+    Uses ``activations`` and ``seeds`` (lists), any of :data:`TRAIN_PARAMS` for the :class:`TrainConfig` and any of
+    :data:`EVAL_PARAMS` for the :class:`EvalSpec`; other keys are ignored. Notebooks and the sweep runner call this
+    same function, so they share cache entries. Every point is validated before returning.
+    """
+    train_kw = {k: params[k] for k in TRAIN_PARAMS if k in params}
+    eval_kw = {k: (tuple(params[k]) if k == "methods" else params[k]) for k in EVAL_PARAMS if k in params}
+    spec = EvalSpec(**eval_kw).validate()
+    points = []
+    for act in params.get("activations", ["relu"]):
+        for seed in params.get("seeds", [0]):
+            points.append((TrainConfig(activation=act, seed=seed, **train_kw).validate(), spec))
+    return points
+
+
+def run_points(points: list[tuple[TrainConfig, EvalSpec]], cache_dir, progress: bool = True) -> list[dict]:
+    """:func:`run_point` over a list of points, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    return [run_point(c, s, cache_dir, progress=progress) for c, s in tqdm(points, desc="grid", disable=not progress)]

@@ -99,7 +99,7 @@ def _dict(name, v):
 
 RULES = {
     "profile": _str,
-    "cache_dir": _str,
+    "cache_dir": _opt(_str),
     "dataset": _choice(DATASETS),
     "model": _choice(MODEL_NAMES),
     "model_options": _dict,
@@ -132,6 +132,9 @@ RULES = {
     "device": _choice(("auto", "cpu", "cuda")),
     "augment": _bool,
     "image_size": _opt(_pos_int),
+    "weight_decays": _list_of(_nonneg_num, "non-negative L2 coefficients"),
+    "pools": _list_of(_choice(("max", "avg")), "pooling types ('max', 'avg')"),
+    "theorem1_images": _pos_int,
 }
 
 

@@ -1,0 +1,162 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lemma 1: smoothing ReLU lightens the tail of the power spectrum
+#
+# **Claim** {cite}`mehrpanah2025complexity`. Convolving ReLU with a Gaussian gives an activation, and networks built
+# from it, whose power spectrum has a lighter high-frequency tail than ReLU's. SoftPlus with parameter $\beta$,
+# SP($\beta$), approximates that smoothing, and $\beta \to \infty$ recovers ReLU:
+#
+# $$
+# \mathrm{SP}_\beta(x) = \frac{1}{\beta} \ln\left(1 + e^{\beta x}\right), \qquad
+# \mathrm{ReLU} * \mathcal{N}(0, \sigma^2)\,(x) = x\,\Phi(x/\sigma) + \sigma\,\varphi(x/\sigma).
+# $$ (eq-sp)
+#
+# **Why, in one line.** $\mathrm{ReLU}'' = \delta$, so $|\mathcal{F}[\mathrm{ReLU}](\omega)|^2 = \omega^{-4}$: a
+# power law. Any ReLU convolved with a probability density $p$ has $\mathcal{F} = \mathcal{F}[\mathrm{ReLU}] \cdot
+# \mathcal{F}[p]$. SP($\beta$)'s derivative is the logistic CDF with scale $1/\beta$, so $p$ is the logistic density
+# and
+#
+# $$
+# |\mathcal{F}[\mathrm{SP}_\beta](\omega)|^2 = \omega^{-4} \left(\frac{\pi\omega/\beta}{\sinh(\pi\omega/\beta)}\right)^2
+# \sim \omega^{-2} e^{-2\pi\omega/\beta}, \qquad
+# |\mathcal{F}[\mathrm{ReLU} * \mathcal{N}(0,\sigma^2)](\omega)|^2 = \omega^{-4} e^{-\sigma^2 \omega^2}.
+# $$ (eq-sp-spectrum)
+#
+# Both tails are exponential: lighter than any power law, and lighter the smaller $\beta$ (the larger $\sigma$). We
+# match $\sigma$ to $\beta$ by equating the variances of the two densities, $\sigma = \pi / (\sqrt{3}\beta)$
+# (`spectral_lib.activations.beta_to_sigma`).
+#
+# **Setup.** We check the formulas numerically: the activations' shapes, their FFT-measured power spectra against
+# Eq. {eq}`eq-sp-spectrum`, the tail mass as a function of $\beta$, and the spectra of small random networks built
+# from each activation.
+
+# %% tags=["parameters"]
+profile = "quick"
+betas = [0.3, 1.0, 3.0, 10.0]
+width = 256
+n_lines = 16
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from spectral_lib import book
+from spectral_lib.activations import SP, GaussianReLU, beta_to_sigma
+from spectral_lib.spectrum import tail_exponent
+from spectral_lib.theory import (gaussian_relu_power, measure_power_1d, random_mlp, relu_power, softplus_power,
+                                 tail_mass)
+
+P = book.setup(dict(profile=profile, betas=betas, width=width, n_lines=n_lines))
+betas = sorted(P["betas"])
+
+# %% [markdown]
+# ## The activations
+#
+# SP($\beta$) lies above ReLU by at most $\ln 2 / \beta$ (at $x = 0$); the Gaussian smoothing with the matched
+# $\sigma$ is nearly indistinguishable from it.
+
+# %%
+x = torch.linspace(-4, 4, 801, dtype=torch.float64)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+axes[0].plot(x, torch.relu(x), "k", lw=2, label="ReLU")
+rows = []
+for b in betas:
+    sp = SP(b).double()(x)
+    (line,) = axes[0].plot(x, sp, label=f"SP({b:g})")
+    axes[0].plot(x, GaussianReLU(beta_to_sigma(b)).double()(x), ls=":", color=line.get_color())
+    axes[1].plot(x, sp - torch.relu(x), color=line.get_color(), label=f"SP({b:g}) - ReLU")
+    rows.append({"beta": b, "max |SP - ReLU|": float((sp - torch.relu(x)).abs().max()), "ln2 / beta": math.log(2) / b,
+                 "sigma = pi/(sqrt3 beta)": beta_to_sigma(b),
+                 "max |SP - Gauss(sigma)|": float((sp - GaussianReLU(beta_to_sigma(b)).double()(x)).abs().max())})
+axes[0].set_title("activations (dotted: Gaussian smoothing, matched sigma)", fontsize=9); axes[0].legend(fontsize=7)
+axes[1].set_title("distance to ReLU", fontsize=9); axes[1].legend(fontsize=7)
+fig.tight_layout(); plt.show()
+pd.DataFrame(rows).round(4)
+
+# %% [markdown]
+# ## Power spectra: analytic vs measured
+#
+# Measured: the activation sampled on $[-100, 100)$, times a Gaussian window, FFT
+# (`spectral_lib.theory.measure_power_1d`). Solid lines are measurements, dashed lines Eq. {eq}`eq-sp-spectrum`.
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 4))
+omega, p_relu = measure_power_1d(torch.nn.ReLU())
+keep = (omega > 0.5) & (omega < 60)
+ax.loglog(omega[keep], p_relu[keep], "k", lw=2, label="ReLU (measured)")
+ax.loglog(omega[keep], relu_power(omega[keep]), "k--", lw=1)
+mass_rows = []
+cutoff = 5.0
+for b in betas:
+    _, p = measure_power_1d(SP(b))
+    (line,) = ax.loglog(omega[keep], p[keep].clamp(min=1e-30), label=f"SP({b:g})")
+    ax.loglog(omega[keep], softplus_power(omega[keep], b).clamp(min=1e-30), "--", color=line.get_color(), lw=1)
+    _, pg = measure_power_1d(GaussianReLU(beta_to_sigma(b)))
+    mass_rows.append({"activation": f"SP({b:g})", "beta": b,
+                      f"tail mass above omega={cutoff:g} (measured)": float(tail_mass(omega, p, cutoff)),
+                      "Gaussian smoothing, same": float(tail_mass(omega, pg, cutoff))})
+mass_rows.append({"activation": "ReLU", "beta": math.inf,
+                  f"tail mass above omega={cutoff:g} (measured)": float(tail_mass(omega, p_relu, cutoff)),
+                  "Gaussian smoothing, same": float("nan")})
+ax.set_ylim(1e-24, 1e3)
+ax.set_xlabel(r"$\omega$ (radians per unit input)"); ax.set_ylabel("power"); ax.legend(fontsize=7)
+ax.set_title("power spectra of the activations (dashed: analytic)", fontsize=9)
+plt.show()
+mass = pd.DataFrame(mass_rows)
+mass
+
+# %% [markdown]
+# ## Small networks built from them
+#
+# The lemma is about networks, not only the activation. A random one-hidden-layer network $\mathbb{R} \to \mathbb{R}$
+# of the given width is a sum of shifted, scaled copies of its activation, so it inherits the activation's tail. We
+# average the measured spectra of several random networks (different seeds) per activation and fit the log-log
+# slope of the tail over a fixed band.
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 4))
+slope_rows = []
+band = (2.0, 20.0)
+for spec in ["relu"] + [f"sp:{b}" for b in betas]:
+    powers = []
+    for s in range(P["n_lines"]):
+        net = random_mlp(1, P["width"], spec, seed=s)
+        om, p = measure_power_1d(lambda t: net(t[:, None])[:, 0])
+        powers.append(p)
+    pm = torch.stack(powers).mean(0)
+    sel = (om >= band[0]) & (om <= band[1])
+    slope = float(tail_exponent(pm[sel], (0.0, 1.0), frequencies=om[sel]))
+    label = "ReLU" if spec == "relu" else f"SP({float(spec[3:]):g})"
+    ax.loglog(om[keep], pm[keep].clamp(min=1e-30), label=label, lw=2 if spec == "relu" else 1,
+              color="k" if spec == "relu" else None)
+    slope_rows.append({"network activation": label, f"log-log slope on omega in {band}": slope,
+                       f"tail mass above omega={cutoff:g}": float(tail_mass(om, pm, cutoff))})
+ax.set_ylim(1e-24, None); ax.legend(fontsize=7)
+ax.set_xlabel(r"$\omega$"); ax.set_ylabel("power")
+ax.set_title(f"random 1-hidden-layer networks (width {P['width']}), mean of {P['n_lines']}", fontsize=9)
+plt.show()
+slopes = pd.DataFrame(slope_rows)
+slopes
+
+# %% [markdown]
+# **What it shows.** The measured spectra follow Eq. {eq}`eq-sp-spectrum`: ReLU's decays as $\omega^{-4}$ (slope
+# $-4$) and the SP spectra bend down exponentially, sooner for smaller $\beta$, until they reach the numerical floor
+# of double precision. The tail mass above a fixed frequency falls by orders of magnitude as $\beta$ decreases, for
+# the activation and for networks built from it.
+#
+# **Compared with the paper.** This is Lemma 1's statement, checked with exact formulas rather than only the
+# qualitative figure; the measured and analytic curves agree to within the documented window bias (a few percent at
+# $\beta = 1$, vanishing as $\beta$ grows).
