@@ -52,6 +52,7 @@ device = "auto"
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from spectral_lib import book
@@ -70,7 +71,8 @@ for pool in P["pools"]:
         rows.append({"pool": pool, "activation": rec["activation"], "beta": rec["beta"], "seed": rec["seed"],
                      "test acc": rec["train"]["test_accuracy"], **rec["theorem1"]})
 df = pd.DataFrame(rows).sort_values(["pool", "beta"])
-df.round(4)
+show = df.assign(**{"log10 line tail mass": np.log10(df["line_tail_mass"]), "grad EF x1e5": df["grad_ef"] * 1e5})
+show.drop(columns=["line_tail_mass", "grad_ef"]).round(3)
 
 # %%
 colors = beta_colors(df["beta"].tolist())

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # EF vs $\beta$: smoother activations, simpler explanations
+# # EF vs β: smoother activations, simpler explanations
 #
 # **Claim** {cite}`mehrpanah2025complexity`. Training the same architecture with SP($\beta$) instead of ReLU lowers
 # the EF of the network's *own* VanillaGrad, more so the lower $\beta$, at some cost in accuracy; the explanation
@@ -82,7 +82,7 @@ ax[1].set_title("training length", fontsize=9)
 fig.tight_layout(); plt.show()
 
 # %% [markdown]
-# ## EF of VanillaGrad vs $\beta$
+# ## EF of VanillaGrad vs β
 #
 # Mean over images per network, then mean $\pm$ standard deviation over seeds. Left: the paper's definition
 # (Eq. {eq}`eq-ef`, $\times 10^5$); right: the Nyquist variant in cycles per pixel.
@@ -136,12 +136,13 @@ show_maps(rows, ["image 1", "image 2"], ["image"] + [r["activation"] for r in se
 plt.show()
 
 # %% [markdown]
-# **What it shows.** Read the Spearman correlation and the table above: a positive correlation between $\beta$ and
-# VanillaGrad EF is the paper's finding (smoother activation, simpler explanation). On 28x28 digits the
-# paper-definition EF changes only in its third significant digit, because the rank-normalised map's zero frequency
-# dominates the sum; the Nyquist variant, which drops it, shows the trend more clearly. The accuracy plot shows the
-# cap at work: networks stop at (about) the same test accuracy, the smoothest ones after more epochs or, where the
-# cap is out of reach within `max_epochs`, at a lower accuracy (flagged in the table).
+# **What it shows.** The printed Spearman correlations are the chapter's answer for this run: a positive correlation
+# between $\beta$ and VanillaGrad EF is the paper's finding (smoother activation, simpler explanation), +1 means EF
+# is monotone in $\beta$ across all networks. On 28x28 digits the paper-definition EF is a small difference of large
+# numbers (chapter 1) and noisy across images and seeds; the Nyquist variant, which leaves out the zero frequency
+# that every rank-normalised map shares, is the steadier measure. The accuracy plot shows the cap at work: networks
+# stop at (about) the same test accuracy, the smoothest after more epochs or, where the cap is out of reach within
+# `max_epochs`, at a lower accuracy (the `cap reached` column).
 #
 # **Compared with the paper.** The paper reports that EF increases monotonically with $\beta$ on CIFAR-10,
 # Fashion-MNIST and Imagenette. The only EF numbers we could read for it are from a third-party summary and not

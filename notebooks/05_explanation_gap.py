@@ -67,14 +67,14 @@ P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model
 records = run_points(points_from_params(P), P["cache_dir"])
 
 # %% [markdown]
-# ## EF per method and activation (paper definition, $\times 10^5$)
+# ## EF per method and activation (paper definition, ×1e5)
 
 # %%
 ef_tab = gap_table(records, "ef", 1e5)
 ef_tab.round(2)
 
 # %% [markdown]
-# ## Explanation gap $\Delta$EF ($\times 10^5$)
+# ## Explanation gap ΔEF (×1e5)
 
 # %%
 gap_tab = gap_table(records, "gap_ef", 1e5)

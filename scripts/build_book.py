@@ -47,8 +47,10 @@ def load_profile(name: str) -> tuple[str, dict]:
         avail = sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml"))
         raise BuildError(f"unknown profile {name!r}; available profiles: {', '.join(avail) or '(none)'}")
     prof = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(prof, dict) or not set(prof) <= {"defaults", "notebooks"}:
-        raise BuildError(f"{path}: a profile is a mapping with keys 'defaults' and 'notebooks'")
+    if not isinstance(prof, dict) or not set(prof) <= {"defaults", "notebooks", "sweep"}:
+        raise BuildError(f"{path}: a profile is a mapping with keys 'defaults', 'notebooks' (and 'sweep', "
+                         "read by spectral_lib.sweep)")
+    prof.pop("sweep", None)  # cluster settings of `python -m spectral_lib.sweep`; not notebook parameters
     prof.setdefault("defaults", {})
     prof["notebooks"] = prof.get("notebooks") or {}
     return path.stem, prof

@@ -134,12 +134,19 @@ def make_activation(spec: Union[str, float, Callable[[], nn.Module]]) -> nn.Modu
     name, _, arg = spec.strip().lower().partition(":")
     if name in _SIMPLE and not arg:
         return _SIMPLE[name]()
-    if name in ("sp", "softplus", "spc") and arg:
-        return SP(_parse_param(spec, arg), centered=name == "spc")
-    if name in ("gaussian", "gaussian_relu", "gaussianc") and arg:
-        return GaussianReLU(_parse_param(spec, arg), centered=name == "gaussianc")
-    if name in ("leaky_relu", "leakyrelu"):
-        return nn.LeakyReLU(_parse_param(spec, arg) if arg else 0.01)
+    try:  # a bad parameter value ("sp:-1", "gaussian:inf", "leaky_relu:nan") is reported with the spec named
+        if name in ("sp", "softplus", "spc") and arg:
+            return SP(_parse_param(spec, arg), centered=name == "spc")
+        if name in ("gaussian", "gaussian_relu", "gaussianc") and arg:
+            return GaussianReLU(_parse_param(spec, arg), centered=name == "gaussianc")
+        if name in ("leaky_relu", "leakyrelu"):
+            slope = _parse_param(spec, arg) if arg else 0.01
+            if not math.isfinite(slope):
+                raise ValueError(f"negative slope must be finite, got {slope!r}")
+            return nn.LeakyReLU(slope)
+    except ValueError as e:
+        msg = str(e)
+        raise ValueError(msg if repr(spec) in msg else f"activation spec {spec!r}: {msg}") from None
     raise ValueError(
         f"unknown activation spec {spec!r}; expected one of 'relu', 'gelu', 'sigmoid', 'tanh', 'elu', 'silu', "
         "'leaky_relu[:slope]', 'sp:<beta>' / 'softplus:<beta>', 'spc:<beta>', 'gaussian:<sigma>', 'gaussianc:<sigma>'"

@@ -129,7 +129,7 @@ def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
     """The cache key (plain data) of a grid point's record: :func:`run_point` caches under it and the sweep runner
     and :func:`missing_points` look it up. The training part is ``config.key()``, which resolves ``device="auto"``
     on *this* machine (CPU and GPU weights differ)."""
-    return {"train": config.key(), "eval": asdict(spec), "version": 1}
+    return {"train": config.key(), "eval": asdict(spec), "version": 2}  # 2: the Nyquist EF keeps the corner bins
 
 
 def point_path(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None) -> Path:
@@ -159,7 +159,7 @@ def run_grid(
 ) -> list[dict]:
     """:func:`run_point` for every (activation, seed) (and fixed ``overrides`` of the base config), with a progress
     bar over the grid. Returns the records in grid order (activation-major)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     grid = [replace(base, activation=a, seed=s, **overrides) for a in activations for s in seeds]
     for c in grid:  # fail on a bad grid point before training anything
@@ -219,6 +219,6 @@ def points_from_params(params: dict[str, Any]) -> list[tuple[TrainConfig, EvalSp
 
 def run_points(points: list[tuple[TrainConfig, EvalSpec]], cache_dir, progress: bool = True) -> list[dict]:
     """:func:`run_point` over a list of points, with a progress bar."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return [run_point(c, s, cache_dir, progress=progress) for c, s in tqdm(points, desc="grid", disable=not progress)]

@@ -147,8 +147,8 @@ def smooth_grad(
             k = min(per_chunk, n_samples - s0)
             if noise is not None:
                 eps = noise[s0 : s0 + k]
-            else:
-                eps = _randn_like(x.expand(k, *x.shape), generator) * noise_std
+            else:  # one draw per noisy copy, as above: the noise (so the result) does not depend on chunk_size
+                eps = torch.stack([_randn_like(x, generator) for _ in range(k)]) * noise_std
             xs = (x[None] + eps).reshape(k * len(x), *x.shape[1:])
             g = _log_softmax_grad(model, xs, t.repeat(k))
             total += g.reshape(k, *x.shape).sum(0)
@@ -269,7 +269,13 @@ def guided_grad_cam(model: nn.Module, x: torch.Tensor, target=None, *, layer: nn
 def deeplift(model: nn.Module, x: torch.Tensor, target=None, *, baseline: float = 0.0) -> torch.Tensor:
     """DeepLIFT (rescale rule) through captum, zero baseline, on the target's log-softmax. (N, ...) -> (N, ...)."""
     from captum.attr import DeepLift
+    from captum.attr._core import deep_lift as _captum_deep_lift
 
+    from .activations import SP
+
+    # captum picks its rules by exact type (``type(m) in SUPPORTED_NON_LINEAR``), so the nn.Softplus subclass SP
+    # would silently get the plain gradient: register it with the rescale rule that captum uses for nn.Softplus.
+    _captum_deep_lift.SUPPORTED_NON_LINEAR.setdefault(SP, _captum_deep_lift.nonlinear)
     _check_inputs(model, x)
     with _eval_mode(model):
         t = _resolve_target(model, x, target)

@@ -47,6 +47,8 @@ class SimpleCNN(nn.Module):
         super().__init__()
         c, h, w = in_shape
         depth = check_positive_int("depth", depth)
+        width = check_positive_int("width", width)
+        fc = check_positive_int("fc", fc)
         check_choice("pool", pool, ("max", "avg"))
         pool_cls = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
         if min(h, w) < 2**depth:
@@ -98,6 +100,11 @@ class SkipBNCNN(nn.Module):
     ) -> None:
         super().__init__()
         c, h, w = in_shape
+        if not isinstance(channels, (tuple, list)) or not channels:
+            raise ValueError(f"channels must be a non-empty tuple of positive ints, got {channels!r}")
+        for i, ch in enumerate(channels):
+            check_positive_int(f"channels[{i}]", ch)
+        fc = check_positive_int("fc", fc)
         if min(h, w) < 2 ** len(channels):
             raise ValueError(f"skip_bn_cnn needs inputs of at least {2**len(channels)} pixels a side, got {h}x{w}")
         blocks = []
@@ -133,9 +140,12 @@ def _vit(in_shape, num_classes: int, activation, patch_size: int = 16) -> nn.Mod
     import torchvision
 
     c, h, w = in_shape
+    patch_size = check_positive_int("patch_size", patch_size)
     if h != w or h % patch_size:
         raise ValueError(f"vit_b_16 needs square inputs with a side divisible by {patch_size}, got {h}x{w}")
-    model = torchvision.models.vit_b_16(weights=None, image_size=h, num_classes=num_classes)
+    # ViT-B's sizes (as torchvision's vit_b_16(weights=None), which hard-codes patch 16) with the requested patch size
+    model = torchvision.models.VisionTransformer(image_size=h, patch_size=patch_size, num_layers=12, num_heads=12,
+                                                 hidden_dim=768, mlp_dim=3072, num_classes=num_classes)
     if c != 3:
         model.conv_proj = nn.Conv2d(c, model.hidden_dim, patch_size, stride=patch_size)
     if str(activation).lower() != "gelu":
@@ -170,7 +180,11 @@ def build_model(
     """
     check_choice("name", name, MODEL_NAMES)
     make_activation(activation)  # validate the spec early
-    if len(tuple(in_shape)) != 3 or any(not isinstance(s, int) or s < 1 for s in in_shape):
+    if (
+        not isinstance(in_shape, (tuple, list))
+        or len(in_shape) != 3
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in in_shape)
+    ):
         raise ValueError(f"in_shape must be (C, H, W) with positive ints, got {in_shape!r}")
     num_classes = check_positive_int("num_classes", num_classes, minimum=2)
     try:

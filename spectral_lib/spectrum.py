@@ -6,7 +6,8 @@ to an integer; the power is averaged over the pixels of each integer radius, cor
 included. That gives ``R = floor(sqrt((H//2)^2 + (W//2)^2)) + 1`` bins, bin 0 holding the zero frequency.
 
 Implementation: ``torch.fft.rfft2`` (half the spectrum; a real map's power is symmetric, ``P(k) = P(-k)``, and the
-two mirrored cells share a radius) and one ``index_add`` per batch, on the input's device.
+two mirrored cells share a radius) and one ``scatter_add`` per chunk of maps (up to 2^23 rfft2 cells, which bounds
+the temporaries), on the input's device.
 """
 from __future__ import annotations
 
@@ -53,6 +54,21 @@ def _bins_cpu(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     return r_half.flatten(), weight.flatten(), counts, n_bins
 
 
+_CHUNK_CELLS = 1 << 23  # rfft2 cells per pass of radial_profile (64 MiB of complex64): bounds the temporaries
+# for large N; typical batches (5,000 maps of 32x32, 200 of 224x224) take one pass, since every pass costs a handful
+# of parallel kernels and on a busy machine each parallel region can wait a scheduler slice for its threads.
+
+
+@lru_cache(maxsize=64)
+def _bins_on(
+    h: int, w: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """:func:`_bins_cpu`'s tables on ``device``, weights (shaped (h, w // 2 + 1)) and counts in ``dtype``."""
+    r_idx, weight, counts, n_bins = _bins_cpu(h, w)
+    return (r_idx.to(device), weight.view(h, -1).to(device=device, dtype=dtype),
+            counts.to(device=device, dtype=dtype), n_bins)
+
+
 def radial_bins(height: int, width: int) -> int:
     """Number of radial bins R for an (height, width) map under the paper's convention."""
     return _bins_cpu(int(height), int(width))[3]
@@ -78,20 +94,27 @@ def radial_profile(maps: torch.Tensor) -> torch.Tensor:
         (N, R) mean power ``|DFT|^2`` per integer radius (bin 0 = zero frequency), float64 for float64 input,
         else float32, on the maps' device. (R,) for a single (H, W) map.
     """
-    check_tensor("maps", maps, ndim=(2, 3))
+    check_tensor("maps", maps, ndim=(2, 3), finite=False)  # finiteness: checked below, on the (small) result
     single = maps.ndim == 2
     if single:
         maps = maps[None]
     n, h, w = maps.shape
-    r_idx, weight, counts, n_bins = _bins_cpu(h, w)
     dtype = torch.float64 if maps.dtype == torch.float64 else torch.float32
-    dev = maps.device
-    spec = torch.fft.rfft2(maps.to(dtype))
-    power = (spec.real.square() + spec.imag.square()).reshape(n, -1)
-    power = power * weight.to(device=dev, dtype=dtype)
-    out = torch.zeros(n, n_bins, device=dev, dtype=dtype)
-    out.index_add_(1, r_idx.to(dev), power)
-    out = out / counts.to(device=dev, dtype=dtype)
+    r_idx, weight, counts, n_bins = _bins_on(h, w, maps.device, dtype)
+    out = torch.zeros(n, n_bins, device=maps.device, dtype=dtype)
+    step = max(1, _CHUNK_CELLS // weight.numel())  # maps per pass
+    for i in range(0, n, step):
+        spec = torch.fft.rfft2(maps[i : i + step].to(dtype))
+        sq = torch.view_as_real(spec).square_()  # re^2, im^2 in place (contiguous)
+        power = sq[..., 0] + sq[..., 1]
+        power *= weight
+        # per map, cells are added to their bin in cell order: the same sums (bit for bit) as index_add_ did
+        out[i : i + step].scatter_add_(1, r_idx.expand(len(power), -1), power.view(len(power), -1))
+    out /= counts
+    # A NaN/inf anywhere in a map makes every cell of its DFT (so its profile, so this sum) non-finite: a finite sum
+    # proves finite maps without a pass over them; otherwise (or on overflow) the full check decides, as before.
+    if not math.isfinite(float(out.sum())):
+        check_tensor("maps", maps, ndim=(2, 3))
     return out[0] if single else out
 
 
@@ -106,11 +129,12 @@ def expected_frequency(
     ``EF = (1/R) sum_r f_r P_r / sum_r P_r``. Dimensionless; because rank-normalised maps have a large mean, bin 0
     dominates and values are small (the paper's tables show EF x 1e5).
 
-    ``"nyquist"`` (a cleaner variant, not comparable to the paper's numbers): drop bin 0 (the map's mean), keep only
-    radii up to ``min(H, W) // 2`` (the inscribed circle, so every direction is sampled up to the Nyquist frequency
-    and corner bins, which see only diagonal frequencies, do not count), express frequency in cycles per pixel
-    ``f_r = r / min(H, W)`` and take the true expectation ``sum_r f_r P_r / sum_r P_r``. Range [1/min(H,W), 0.5];
-    white noise gives about 0.25 - 0.3, independent of the map's mean and of the image size's effect on R.
+    ``"nyquist"`` (a cleaner variant, not comparable to the paper's numbers): drop bin 0 (the map's mean, which
+    for rank-normalised maps is the same for every map and dominates the paper's normalisation), express frequency in
+    cycles per pixel ``f_r = r / min(H, W)`` and take the true expectation ``sum_{r>=1} f_r P_r / sum_{r>=1} P_r``.
+    Range ``[1/min(H,W), ~0.71]``: up to 0.5 along the axes (Nyquist), up to sqrt(2)/2 in the corner bins, which hold
+    only diagonal frequencies (a checkerboard lives there). White noise gives about 0.3; NaN for a constant map
+    (no power outside bin 0). Invariant to adding a constant to the map.
 
     Args:
         maps: (N, H, W) real maps, or one (H, W) map.
@@ -118,8 +142,16 @@ def expected_frequency(
         (N,) EF per map (or a 0-d tensor for one map), float64 for float64 input else float32.
     """
     check_choice("definition", definition, EF_DEFINITIONS)
+    if definition == "nyquist" and isinstance(maps, torch.Tensor) and maps.ndim >= 2 and min(maps.shape[-2:]) < 2:
+        raise ValueError(f"definition='nyquist' needs maps of at least 2x2 pixels, got shape {tuple(maps.shape)}")
     profile = radial_profile(maps)
-    return _ef_from_profile(profile, definition, min(maps.shape[-2:]))
+    ef = _ef_from_profile(profile, definition, min(maps.shape[-2:]))
+    if definition == "nyquist":
+        # A constant map (e.g. a rank-normalised all-zero Grad-CAM map) has no power beyond bin 0; what the FFT leaves
+        # there is round-off (~1e-12), whose "EF" would look like white noise's (~0.23). Its EF is defined as 0.
+        flat = maps.amax(dim=(-2, -1)) == maps.amin(dim=(-2, -1))
+        ef = torch.where(flat.to(ef.device), torch.zeros_like(ef), ef)
+    return ef
 
 
 def _ef_from_profile(profile: torch.Tensor, definition: str, size: int) -> torch.Tensor:
@@ -128,9 +160,8 @@ def _ef_from_profile(profile: torch.Tensor, definition: str, size: int) -> torch
         f = bin_frequencies(n_bins, "paper").to(device=profile.device, dtype=profile.dtype)
         p = profile / profile.sum(-1, keepdim=True)
         return (f * p).mean(-1)
-    keep = min(size // 2, n_bins - 1)
-    f = bin_frequencies(n_bins, "nyquist", size).to(device=profile.device, dtype=profile.dtype)[1 : keep + 1]
-    p = profile[..., 1 : keep + 1]
+    f = bin_frequencies(n_bins, "nyquist", size).to(device=profile.device, dtype=profile.dtype)[1:]
+    p = profile[..., 1:]
     return (f * p).sum(-1) / p.sum(-1)
 
 
@@ -193,6 +224,12 @@ def tail_exponent(
     check_tensor("profile", profile, ndim=(1, 2))
     if (profile < 0).any():
         raise ValueError("profile must be non-negative (a power spectrum)")
+    if (
+        not isinstance(fit_range, (tuple, list))
+        or len(fit_range) != 2
+        or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in fit_range)
+    ):
+        raise ValueError(f"fit_range must be a pair of numbers (lo, hi) with 0 <= lo < hi <= 1, got {fit_range!r}")
     lo, hi = fit_range
     if not (0.0 <= lo < hi <= 1.0):
         raise ValueError(f"fit_range must satisfy 0 <= lo < hi <= 1, got {fit_range!r}")
@@ -204,6 +241,8 @@ def tail_exponent(
     frequencies = torch.as_tensor(frequencies, dtype=torch.float64).to(p.device)
     if frequencies.shape != (n_bins,):
         raise ValueError(f"frequencies must have shape ({n_bins},), got {tuple(frequencies.shape)}")
+    if not bool(torch.isfinite(frequencies).all()) or bool((frequencies < 0).any()):
+        raise ValueError("frequencies must be finite and non-negative")
     rel = frequencies / frequencies.max()
     sel = (rel >= lo) & (rel <= hi) & (frequencies > 0)
     if int(sel.sum()) < 2:

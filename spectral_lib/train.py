@@ -158,7 +158,7 @@ def train(
     stopped and ends with the same weights as an uninterrupted one. Returns the model (eval mode, on the resolved
     device) and a :class:`TrainResult`.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     config.validate()
     device = resolve_device(config.device)

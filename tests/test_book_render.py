@@ -96,9 +96,8 @@ def _local(url: str) -> Path:
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    """Build the book (tiny profile, strict) in a temp copy of the repo; return (html dir, notebook pages)."""
-    if not CHROMIUM:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
+    """Build the book (tiny profile, strict) in a temp copy of the repo, with a fresh cache; return
+    (html dir, notebook pages, executed-notebook dir, stems). This is also the notebooks' smoke test."""
     tmp = tmp_path_factory.mktemp("book")
     repo = tmp / "repo"
     shutil.copytree(ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(
@@ -114,19 +113,69 @@ def book(tmp_path_factory):
         (repo / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
         stems = [SCRATCH_STEM] + stems
     t0 = time.perf_counter()
+    env = {**os.environ, "SPECTRAL_LIB_CACHE": str(tmp / "cache")}
     p = subprocess.run([sys.executable, str(repo / "scripts" / "build_book.py"), "--profile", "tiny", "--strict",
-                        "--path-output", str(tmp / "out")], cwd=repo, capture_output=True, text=True, timeout=900)
+                        "--path-output", str(tmp / "out")], cwd=repo, capture_output=True, text=True, timeout=900,
+                       env=env)
     assert p.returncode == 0, f"build failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
     print(f"book built in {time.perf_counter() - t0:.1f} s")
     html = tmp / "out" / "_build" / "html"
-    return html, [html / "book" / "_generated" / f"{s}.html" for s in stems]
+    return html, [html / "book" / "_generated" / f"{s}.html" for s in stems], repo / "book" / "_generated", stems
 
 
-def test_screenshot(book, tmp_path):
+@pytest.fixture
+def browser_book(book):
+    if not CHROMIUM:
+        pytest.skip("chromium not installed (scripts/setup.sh installs it: apt-get install -y chromium)")
+    return book[:2]
+
+
+def test_every_chapter_ran_and_made_figures_and_tables(book):
+    """Each notebook executed without error under the tiny profile and produced at least one figure (PNG) and,
+    except the toolkit-free Lemma 1 plots-only cells, a table (HTML output of a DataFrame)."""
+    import nbformat
+
+    _, _, gen, stems = book
+    assert stems, "no notebook chapters in _toc.yml"
+    for stem in stems:
+        nb = nbformat.read(gen / f"{stem}.ipynb", as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error"], f"{stem}: error output"
+        pngs = [o for o in outputs if "image/png" in o.get("data", {})]
+        tables = [o for o in outputs if "<table" in str(o.get("data", {}).get("text/html", ""))]
+        assert pngs, f"{stem}: no figure"
+        if stem != SCRATCH_STEM:
+            assert tables, f"{stem}: no table"
+        assert nb.metadata["spectral_companion"]["status"] == "ok"
+
+
+def _run_build(tmp_path, *args):
+    """Run the build driver in a copy of the repository (so the real book/_generated is left alone)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "_build", ".cache", "_generated", "__pycache__", ".pytest_cache", "benchmarks"))
+    env = {**os.environ, "SPECTRAL_LIB_CACHE": str(tmp_path / "cache")}
+    return subprocess.run([sys.executable, str(repo / "scripts" / "build_book.py"), *args],
+                          cwd=repo, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_invalid_parameter_stops_notebook_naming_it(tmp_path):
+    """A bad value stops the notebook in its first cell; the command exits non-zero naming notebook + parameter."""
+    p = _run_build(tmp_path, "--profile", "tiny", "--only", "02_lemma1", "--param", "betas=[-1.0]", "--no-build")
+    assert p.returncode == 1
+    assert "02_lemma1" in p.stderr and "betas" in p.stderr and "ParameterError" in p.stderr, p.stderr[-2000:]
+
+
+def test_unknown_parameter_rejected_before_running(tmp_path):
+    p = _run_build(tmp_path, "--profile", "tiny", "--only", "02_lemma1", "--param", "no_such_param=1", "--no-build")
+    assert p.returncode == 1 and "no_such_param" in p.stderr, p.stderr[-2000:]
+
+
+def test_screenshot(browser_book, tmp_path):
     """A screenshot of the first notebook page is written and is not blank."""
     from PIL import Image
 
-    html, pages = book
+    html, pages = browser_book
     png = tmp_path / "page.png"
     chromium(pages[0].as_uri(), f"--screenshot={png}")
     assert png.is_file() and png.stat().st_size > 20_000, "screenshot missing or tiny"
@@ -135,9 +184,9 @@ def test_screenshot(book, tmp_path):
         assert im.convert("RGB").getcolors(maxcolors=200) is None, "screenshot has fewer than 200 colours"
 
 
-def test_pages_render_offline(book):
+def test_pages_render_offline(browser_book):
     """Math is typeset by local MathJax, every image and file the pages load exists, nothing is fetched remotely."""
-    html, pages = book
+    html, pages = browser_book
     problems, n_imgs = [], 0
     for page in [html / "book" / "intro.html", html / "book" / "reproducibility.html", *pages]:
         assert page.is_file(), f"{page} not built"

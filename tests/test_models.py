@@ -1,0 +1,109 @@
+"""build_model: every architecture builds with the requested activation and gives (N, num_classes) outputs."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from spectral_lib.activations import SP, GaussianReLU
+from spectral_lib.models import MODEL_NAMES, SimpleCNN, build_model
+
+
+def _acts(model: nn.Module, cls) -> int:
+    return sum(isinstance(m, cls) for m in model.modules())
+
+
+@pytest.mark.parametrize("name,in_shape", [("simple_cnn", (1, 28, 28)), ("simple_cnn", (3, 13, 9)),
+                                           ("skip_bn_cnn", (1, 28, 28)), ("skip_bn_cnn", (3, 8, 8))])
+@pytest.mark.parametrize("activation", ["relu", "spc:0.5", "gaussian:0.3"])
+def test_small_models_output_shape_and_activation(name, in_shape, activation):
+    torch.manual_seed(0)
+    model = build_model(name, activation, in_shape, num_classes=7).eval()
+    with torch.no_grad():
+        assert model(torch.randn(3, *in_shape)).shape == (3, 7)
+    expected = {"relu": nn.ReLU, "spc:0.5": SP, "gaussian:0.3": GaussianReLU}[activation]
+    others = {nn.ReLU, SP, GaussianReLU} - {expected}
+    assert _acts(model, expected) > 0 and all(_acts(model, o) == 0 for o in others)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50"])
+def test_resnets(name):
+    torch.manual_seed(0)
+    model = build_model(name, "sp:3", (1, 8, 8), num_classes=4).eval()
+    assert _acts(model, nn.ReLU) == 0 and _acts(model, SP) > 0
+    assert model.conv1.in_channels == 1 and model.conv1.stride == (1, 1)  # small-input stem
+    with torch.no_grad():
+        assert model(torch.randn(1, 1, 8, 8)).shape == (1, 4)
+
+
+def test_resnet_large_input_stem_and_relu_kept():
+    model = build_model("resnet18", "relu", (3, 96, 96), num_classes=3).eval()
+    assert model.conv1.stride == (2, 2) and isinstance(model.maxpool, nn.MaxPool2d)
+    assert _acts(model, nn.ReLU) > 0 and _acts(model, SP) == 0
+
+
+def test_vit_b_16_small_image():
+    torch.manual_seed(0)
+    model = build_model("vit_b_16", "spc:1", (1, 32, 32), num_classes=3).eval()
+    assert _acts(model, nn.GELU) == 0 and _acts(model, SP) == 12  # one per encoder block
+    with torch.no_grad():
+        assert model(torch.randn(2, 1, 32, 32)).shape == (2, 3)
+    gelu = build_model("vit_b_16", "gelu", (3, 32, 32), num_classes=3, patch_size=8)
+    assert _acts(gelu, nn.GELU) == 12 and gelu.patch_size == 8
+    with pytest.raises(ValueError, match="divisible"):
+        build_model("vit_b_16", "gelu", (3, 40, 40))
+    with pytest.raises(ValueError, match="patch_size"):
+        build_model("vit_b_16", "gelu", (3, 32, 32), patch_size=0)
+
+
+def test_every_name_is_covered():
+    assert set(MODEL_NAMES) == {"simple_cnn", "skip_bn_cnn", "resnet18", "resnet34", "resnet50", "vit_b_16"}
+
+
+def test_simple_cnn_structure_follows_the_paper():
+    model = build_model("simple_cnn", "relu", (3, 32, 32), 10, depth=3)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [16, 32, 64]  # each block doubles the channels
+    assert all(c.bias is None and c.kernel_size == (3, 3) for c in convs)  # bias-free 3x3 convs
+    fcs = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert fcs[0].in_features == 64 * 4 * 4 and fcs[0].out_features == 512 and fcs[-1].out_features == 10
+    # one activation instance per call site
+    acts = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    assert len(acts) == 4 and len({id(a) for a in acts}) == 4
+
+
+def test_depth_validation():
+    for depth in (1, 2, 4):
+        assert build_model("simple_cnn", "relu", (1, 16, 16), depth=depth)(torch.randn(1, 1, 16, 16)).shape == (1, 10)
+    with pytest.raises(ValueError, match="depth"):
+        build_model("simple_cnn", "relu", (1, 16, 16), depth=5)  # 16 < 2**5
+    with pytest.raises(ValueError, match="depth"):
+        build_model("simple_cnn", "relu", depth=0)
+    with pytest.raises(TypeError, match="depth"):
+        build_model("simple_cnn", "relu", depth=2.0)
+    with pytest.raises(ValueError, match="at least"):
+        build_model("skip_bn_cnn", "relu", (1, 7, 7))
+    with pytest.raises(ValueError):
+        SimpleCNN((1, 28, 28), 10, depth=-1)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(name="resnet"), ValueError, "name"),
+    (dict(activation="swish"), ValueError, "swish"),
+    (dict(in_shape=(28, 28)), ValueError, "in_shape"),
+    (dict(in_shape=None), ValueError, "in_shape"),
+    (dict(in_shape=(1, 0, 28)), ValueError, "in_shape"),
+    (dict(in_shape=(True, 28, 28)), ValueError, "in_shape"),
+    (dict(num_classes=1), ValueError, "num_classes"),
+    (dict(num_classes=2.0), TypeError, "num_classes"),
+    (dict(width=0), ValueError, "width"),
+    (dict(width="a"), TypeError, "width"),
+    (dict(fc=0), ValueError, "fc"),
+    (dict(pool="min"), ValueError, "pool"),
+    (dict(colour="red"), TypeError, "colour"),
+])
+def test_build_model_rejects_bad_arguments(kwargs, exc, match):
+    args = dict(name="simple_cnn", activation="relu", in_shape=(1, 28, 28), num_classes=10)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        build_model(**args)
