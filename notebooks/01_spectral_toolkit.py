@@ -123,8 +123,8 @@ plt.show()
 
 # %%
 summary = pd.DataFrame([
-    {"activation": r["activation"], "method": m, "EF paper x1e5": float(r["ef"][m].mean() * 1e5),
-     "EF nyquist": float(r["ef_nyquist"][m].mean()), "gap |dEF| x1e5": float(r["gap_ef"][m].mean() * 1e5)}
+    {"activation": r["activation"], "method": m, "EF paper x1e5": float(r["ef"][m].nanmean() * 1e5),
+     "EF nyquist": float(r["ef_nyquist"][m].nanmean()), "gap |dEF| x1e5": float(r["gap_ef"][m].mean() * 1e5)}
     for r in records for m in ("vanilla_grad", "smooth_grad")
 ])
 summary.round(3)

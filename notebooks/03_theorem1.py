@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from spectral_lib import book
-from spectral_lib.experiments import points_from_params, run_points
+from spectral_lib.experiments import points_from_params, run_points, theorem1_param_sets
 from spectral_lib.plots import beta_colors
 
 P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model=model, model_options=model_options,
@@ -64,12 +64,10 @@ P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model
                     max_epochs=max_epochs, lr=lr, batch_size=batch_size, eval_every=eval_every,
                     theorem1_images=theorem1_images, device=device))
 rows = []
-for pool in P["pools"]:
-    params = {**P, "model_options": {**P["model_options"], "pool": pool}, "n_images": P["theorem1_images"],
-              "methods": ["vanilla_grad"], "theorem1": True}
+for params in theorem1_param_sets(P):  # one grid per pooling type
     for rec in run_points(points_from_params(params), P["cache_dir"]):
-        rows.append({"pool": pool, "activation": rec["activation"], "beta": rec["beta"], "seed": rec["seed"],
-                     "test acc": rec["train"]["test_accuracy"], **rec["theorem1"]})
+        rows.append({"pool": params["model_options"]["pool"], "activation": rec["activation"], "beta": rec["beta"],
+                     "seed": rec["seed"], "test acc": rec["train"]["test_accuracy"], **rec["theorem1"]})
 df = pd.DataFrame(rows).sort_values(["pool", "beta"])
 show = df.assign(**{"log10 line tail mass": np.log10(df["line_tail_mass"]), "grad EF x1e5": df["grad_ef"] * 1e5})
 show.drop(columns=["line_tail_mass", "grad_ef"]).round(3)

@@ -106,7 +106,7 @@ ef_n, gap_n = gap_table(records, "ef_nyquist", 1.0), gap_table(records, "gap_ef"
 gap_nyq = {}
 for r in records:
     for m in r["ef_nyquist"]:
-        d = (r["ef_nyquist"][m] - r["ef_nyquist"]["vanilla_grad"]).abs().mean().item()
+        d = (r["ef_nyquist"][m] - r["ef_nyquist"]["vanilla_grad"]).abs().nanmean().item()
         gap_nyq.setdefault((m, r["activation"]), []).append(d)
 markers = dict(zip(ef_n.index, "os^vDPX*"))
 for m in ef_n.index:

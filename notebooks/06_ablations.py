@@ -46,31 +46,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from spectral_lib import book
-from spectral_lib.experiments import points_from_params, run_points
+from spectral_lib.experiments import ablation_param_sets, points_from_params, run_points
 
 P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, activations=activations, seeds=seeds,
                     depths=depths, skip_bn=skip_bn, image_sizes=image_sizes, train_noise_stds=train_noise_stds,
                     train_blur_sigmas=train_blur_sigmas, weight_decays=weight_decays, accuracy_cap=accuracy_cap,
                     max_epochs=max_epochs, lr=lr, batch_size=batch_size, eval_every=eval_every, n_images=n_images,
                     device=device))
-base = {**P, "model": "simple_cnn", "model_options": {"depth": 2}, "methods": ["vanilla_grad"]}
-axes = {
-    "depth": [(d, {"model_options": {"depth": d}}) for d in P["depths"]],
-    "SK / BN": [(f"SK={sk:d} BN={bn:d}", {"model": "skip_bn_cnn", "model_options": {"skip": sk, "bn": bn}})
-                for sk, bn in P["skip_bn"]],
-    "input size": [(s, {"image_size": s}) for s in P["image_sizes"]],
-    "training noise std": [(s, {"train_noise_std": s}) for s in P["train_noise_stds"]],
-    "training blur sigma": [(s, {"train_blur_sigma": s}) for s in P["train_blur_sigmas"]],
-    "L2 (weight decay)": [(w, {"weight_decay": w}) for w in P["weight_decays"]],
-}
 rows = []
-for axis, settings in axes.items():
-    for value, override in settings:
-        for rec in run_points(points_from_params({**base, **override}), P["cache_dir"]):
-            rows.append({"axis": axis, "value": str(value), "activation": rec["activation"], "seed": rec["seed"],
-                         "test acc": rec["train"]["test_accuracy"], "cap reached": rec["train"]["cap_reached"],
-                         "EF x1e5": float(rec["ef"]["vanilla_grad"].mean() * 1e5),
-                         "EF nyquist": float(rec["ef_nyquist"]["vanilla_grad"].mean())})
+for axis, value, params in ablation_param_sets(P):  # (axis, value, parameters) per grid
+    for rec in run_points(points_from_params(params), P["cache_dir"]):
+        rows.append({"axis": axis, "value": value, "activation": rec["activation"], "seed": rec["seed"],
+                     "test acc": rec["train"]["test_accuracy"], "cap reached": rec["train"]["cap_reached"],
+                     "EF x1e5": float(rec["ef"]["vanilla_grad"].nanmean() * 1e5),
+                     "EF nyquist": float(rec["ef_nyquist"]["vanilla_grad"].nanmean())})
 df = pd.DataFrame(rows)
 
 # %%
@@ -82,7 +71,9 @@ for a in sp:
 wide.round(4)
 
 # %%
-fig, axs = plt.subplots(1, len(axes), figsize=(2.6 * len(axes), 3), sharey=True)
+n_axes = df["axis"].nunique()
+fig, axs = plt.subplots(1, n_axes, figsize=(2.6 * n_axes, 3), sharey=True, squeeze=False)
+axs = axs[0]
 for ax, (axis, sub) in zip(axs, df.groupby("axis", sort=False)):
     for act, s in sub.groupby("activation"):
         m = s.groupby("value", sort=False)["EF nyquist"].mean()

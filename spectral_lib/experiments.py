@@ -222,3 +222,27 @@ def run_points(points: list[tuple[TrainConfig, EvalSpec]], cache_dir, progress: 
     from tqdm import tqdm
 
     return [run_point(c, s, cache_dir, progress=progress) for c, s in tqdm(points, desc="grid", disable=not progress)]
+
+
+def theorem1_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Theorem 1 chapter's grids: one per pooling type in ``params["pools"]``, VanillaGrad only, on
+    ``theorem1_images`` images, with both sides of Theorem 1 computed. Feed each to :func:`points_from_params`."""
+    return [{**params, "model_options": {**params.get("model_options", {}), "pool": pool},
+             "n_images": params["theorem1_images"], "methods": ["vanilla_grad"], "theorem1": True}
+            for pool in params["pools"]]
+
+
+def ablation_param_sets(params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The ablation chapter's grids as ``(axis, value label, parameters)``: the simple CNN (depth 2) with
+    VanillaGrad, varied along depth, skip/BN (the SK/BN CNN), input size, training noise, training blur and L2."""
+    base = {**params, "model": "simple_cnn", "model_options": {"depth": 2}, "methods": ["vanilla_grad"]}
+    axes = (
+        [("depth", str(d), {"model_options": {"depth": d}}) for d in params["depths"]]
+        + [("SK / BN", f"SK={int(sk)} BN={int(bn)}", {"model": "skip_bn_cnn", "model_options": {"skip": sk, "bn": bn}})
+           for sk, bn in params["skip_bn"]]
+        + [("input size", str(s), {"image_size": s}) for s in params["image_sizes"]]
+        + [("training noise std", str(s), {"train_noise_std": s}) for s in params["train_noise_stds"]]
+        + [("training blur sigma", str(s), {"train_blur_sigma": s}) for s in params["train_blur_sigmas"]]
+        + [("L2 (weight decay)", str(w), {"weight_decay": w}) for w in params["weight_decays"]]
+    )
+    return [(axis, label, {**base, **override}) for axis, label, override in axes]

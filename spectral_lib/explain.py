@@ -75,6 +75,11 @@ def _resolve_target(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
         n_classes = model(x[:1]).shape[1]
     if target is None:
         return predict(model, x)
+    return _check_target(target, x, n_classes)
+
+
+def _check_target(target, x: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``target`` (not None) as (N,) int64 classes, validated against ``n_classes`` outputs."""
     t = torch.as_tensor(target, device=x.device)
     if t.dtype.is_floating_point or t.dtype == torch.bool:
         raise TypeError(f"target must be integer class indices, got dtype {t.dtype}")
@@ -88,10 +93,16 @@ def _resolve_target(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     return t
 
 
-def _log_softmax_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Gradient of ``sum_i log_softmax(model(x_i))[target_i]`` w.r.t. x: exact per-sample gradients (eval mode)."""
+def _log_softmax_grad(model: nn.Module, x: torch.Tensor, target, *, resolve: bool = False) -> torch.Tensor:
+    """Gradient of ``sum_i log_softmax(model(x_i))[target_i]`` w.r.t. x: exact per-sample gradients (eval mode).
+
+    ``resolve=True``: ``target`` is the caller's (None or unvalidated) and is resolved like :func:`_resolve_target`
+    from this very forward pass (the clean input's logits), instead of costing forward passes of its own."""
     x = x.detach().requires_grad_(True)
-    logp = torch.log_softmax(model(x), dim=1)
+    logits = model(x)
+    if resolve:
+        target = logits.detach().argmax(1) if target is None else _check_target(target, x, logits.shape[1])
+    logp = torch.log_softmax(logits, dim=1)
     selected = logp.gather(1, target[:, None]).sum()
     (grad,) = torch.autograd.grad(selected, x)
     return grad
@@ -101,8 +112,7 @@ def vanilla_grad(model: nn.Module, x: torch.Tensor, target=None) -> torch.Tensor
     """VanillaGrad: d log_softmax(model(x))[target] / dx, per sample. (N, ...) -> (N, ...)."""
     _check_inputs(model, x)
     with _eval_mode(model):
-        t = _resolve_target(model, x, target)
-        return _log_softmax_grad(model, x, t)
+        return _log_softmax_grad(model, x, target, resolve=True)  # one forward pass, target resolved from it
 
 
 def smooth_grad(
@@ -147,9 +157,13 @@ def smooth_grad(
             k = min(per_chunk, n_samples - s0)
             if noise is not None:
                 eps = noise[s0 : s0 + k]
+                xs = x[None] + eps
             else:  # one draw per noisy copy, as above: the noise (so the result) does not depend on chunk_size
-                eps = torch.stack([_randn_like(x, generator) for _ in range(k)]) * noise_std
-            xs = (x[None] + eps).reshape(k * len(x), *x.shape[1:])
+                xs = torch.empty((k, *x.shape), dtype=x.dtype, device=x.device)
+                for j in range(k):  # drawn in place: the values of torch.stack([_randn_like(x, generator), ...])
+                    torch.randn(x.shape, generator=generator, out=xs[j])
+                xs = xs.mul_(noise_std).add_(x)  # = x[None] + eps * noise_std, bit for bit, without temporaries
+            xs = xs.reshape(k * len(x), *x.shape[1:])
             g = _log_softmax_grad(model, xs, t.repeat(k))
             total += g.reshape(k, *x.shape).sum(0)
         return total / n_samples

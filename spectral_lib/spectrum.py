@@ -147,10 +147,11 @@ def expected_frequency(
     profile = radial_profile(maps)
     ef = _ef_from_profile(profile, definition, min(maps.shape[-2:]))
     if definition == "nyquist":
-        # A constant map (e.g. a rank-normalised all-zero Grad-CAM map) has no power beyond bin 0; what the FFT leaves
-        # there is round-off (~1e-12), whose "EF" would look like white noise's (~0.23). Its EF is defined as 0.
+        # A constant map (e.g. a rank-normalised all-zero Grad-CAM map) has no power beyond bin 0, but what the FFT
+        # leaves there is round-off (~1e-12), whose "EF" would look like white noise's (~0.23): return the
+        # documented NaN instead.
         flat = maps.amax(dim=(-2, -1)) == maps.amin(dim=(-2, -1))
-        ef = torch.where(flat.to(ef.device), torch.zeros_like(ef), ef)
+        ef = torch.where(flat.to(ef.device), torch.full_like(ef, math.nan), ef)
     return ef
 
 

@@ -11,6 +11,8 @@ whose record is already in ``cache_dir/evals`` is skipped, and so is one whose j
 pre-empted or never-submitted points are (re)submitted, and training resumes from the per-epoch checkpoints of
 :func:`spectral_lib.train.train_or_load`. Submitted job ids and the outcome of every point are kept in
 ``cache_dir/sweeps/<profile>.json`` (written atomically); job logs go to ``cache_dir/sweeps/<profile>-jobs/``.
+``cache_dir``: ``--cache-dir``, else the notebooks' ``cache_dir`` parameter if the profile sets one, else
+``$SPECTRAL_LIB_CACHE`` or ``~/.cache/spectral_lib`` (:func:`spectral_lib.paths.default_cache_dir`).
 
 Executors: ``local`` (default: sequential, in this process), ``submitit-local`` (submitit's LocalExecutor: one
 subprocess per point, ``parallel`` at a time, waited for) and ``slurm`` (submitit's SlurmExecutor: one job array).
@@ -47,7 +49,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import cache
-from .experiments import EvalSpec, point_key, point_path, points_from_params, run_point
+from .experiments import (EvalSpec, ablation_param_sets, point_key, point_path, points_from_params, run_point,
+                          theorem1_param_sets)
 from .params import ParameterError, check_params
 from .train import TrainConfig, resolve_device
 
@@ -255,27 +258,9 @@ def notebook_parameters(stem: str, prof: dict, notebooks_dir: str | Path = NOTEB
         raise SweepError(f"{stem}: {e}") from None
 
 
-def _theorem1_param_sets(p: dict) -> list[dict]:
-    # notebooks/03_theorem1.py: one grid per pooling type, VanillaGrad only, with Theorem 1's two sides
-    return [{**p, "model_options": {**p.get("model_options", {}), "pool": pool}, "n_images": p["theorem1_images"],
-             "methods": ["vanilla_grad"], "theorem1": True} for pool in p["pools"]]
-
-
-def _ablation_param_sets(p: dict) -> list[dict]:
-    # notebooks/06_ablations.py: the simple CNN with VanillaGrad, one grid per value of each ablation axis
-    base = {**p, "model": "simple_cnn", "model_options": {"depth": 2}, "methods": ["vanilla_grad"]}
-    overrides = ([{"model_options": {"depth": d}} for d in p["depths"]]
-                 + [{"model": "skip_bn_cnn", "model_options": {"skip": sk, "bn": bn}} for sk, bn in p["skip_bn"]]
-                 + [{"image_size": s} for s in p["image_sizes"]]
-                 + [{"train_noise_std": s} for s in p["train_noise_stds"]]
-                 + [{"train_blur_sigma": s} for s in p["train_blur_sigmas"]]
-                 + [{"weight_decay": w} for w in p["weight_decays"]])
-    return [{**base, **o} for o in overrides]
-
-
-# Notebooks whose grid is not simply points_from_params(params): stem -> (params -> list of param dicts). These
-# mirror the notebooks' own loops; a notebook can call param_sets(stem, P) itself so that the two cannot drift.
-PARAM_SETS = {"03_theorem1": _theorem1_param_sets, "06_ablations": _ablation_param_sets}
+# Notebooks whose grid is not simply points_from_params(params): stem -> (params -> list of param dicts). The
+# notebooks call the same library functions, so the sweep and the book cannot drift apart.
+PARAM_SETS = {"03_theorem1": theorem1_param_sets, "06_ablations": lambda p: [d for _, _, d in ablation_param_sets(p)]}
 
 
 def param_sets(stem: str, params: dict) -> list[dict]:
@@ -578,10 +563,13 @@ def _run_local(pl: Plan, todo: list[Point]) -> None:
         _log(f"    done in {summary['seconds']:.1f} s")
 
 
-def _wait(pl: Plan, jobs: dict[str, tuple[Point, Any]], submit_more=None, poll_s: float = 0.5) -> None:
-    """Poll submitted jobs until all are finished, recording done/failed (``submit_more`` tops up the queue)."""
+def _wait(pl: Plan, jobs: dict[str, tuple[Point, Any]], submit_more=None, max_poll_s: float = 0.5) -> None:
+    """Poll submitted jobs until all are finished, recording done/failed (``submit_more`` tops up the queue).
+    Polls every 0.5 s at first, then less and less often, up to every ``max_poll_s``."""
+    poll_s = 0.5
     while jobs:
         time.sleep(poll_s)
+        poll_s = min(max_poll_s, poll_s * 1.5)
         for jid, (p, job) in list(jobs.items()):
             if not job.done():
                 continue
@@ -669,9 +657,9 @@ def _run_slurm(pl: Plan, todo: list[Point], wait: bool, ex_folder=None) -> None:
                                      "executor": "slurm", "job_id": str(job.job_id), "job_folder": str(folder)}
     save_state(pl.state_file, pl.state)
     ids = sorted({str(j.job_id).split("_")[0] for _, j in jobs})
-    _log(f"submitted {len(jobs)} job(s) to SLURM (array {', '.join(ids)}); logs under {folder.parent}")
+    _log(f"submitted {len(jobs)} job(s) to SLURM (job id {', '.join(ids)}); logs under {folder.parent}")
     if wait:
-        _wait(pl, {str(j.job_id): (p, j) for p, j in jobs}, poll_s=30.0)
+        _wait(pl, {str(j.job_id): (p, j) for p, j in jobs}, max_poll_s=30.0)
 
 
 def submit(profile: str | os.PathLike, executor: str | None = None, cache_dir: str | Path | None = None,
@@ -798,7 +786,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "else local)")
     ap.add_argument("--status", action="store_true", help="only report done / running / failed / missing")
     ap.add_argument("--dry-run", action="store_true", help="validate and list what would be submitted")
-    ap.add_argument("--cache-dir", help="cache root (default: $SPECTRAL_LIB_CACHE or ~/.cache/spectral_lib)")
+    ap.add_argument("--cache-dir", help="cache root (default: the notebooks' cache_dir if the profile sets one, else "
+                                        "$SPECTRAL_LIB_CACHE, else ~/.cache/spectral_lib)")
     ap.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="only these notebooks' points")
     ap.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and record their outcome")
     ap.add_argument("--force", action="store_true", help="also resubmit points whose job looks queued or running")

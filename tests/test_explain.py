@@ -216,6 +216,7 @@ def test_grad_cam_needs_a_conv_layer_and_4d_input():
 # --------------------------------------------------------------------------------------------- Guided Backprop
 
 
+@pytest.mark.filterwarnings("ignore:.*(required_grads|backward hooks).*:UserWarning")
 def test_guided_backprop_equals_captum_on_relu_net():
     from captum.attr import GuidedBackprop
 

@@ -100,10 +100,8 @@ def test_ef_orders_noise_above_blob_and_falls_as_blob_widens(definition):
     ef_blobs = torch.stack([expected_frequency(gaussian_blob(64, 64, s), definition) for s in sigmas])
     assert float(ef_noise.min()) > float(ef_blobs.max())
     assert bool((ef_blobs[1:] < ef_blobs[:-1]).all()), ef_blobs
-    # a zero-mean pattern at the highest frequency sits above white noise: for "paper" the checkerboard (the corner
-    # bin), for "nyquist" period-2 stripes (the corner lies outside the inscribed circle that "nyquist" keeps)
-    top = checkerboard(64, 64) - 0.5 if definition == "paper" else sinusoid(64, 64, 32, 0)
-    assert float(expected_frequency(top, definition)) > float(ef_noise.max())
+    # the zero-mean one-pixel checkerboard (all its power in the highest, corner, bin) sits above white noise
+    assert float(expected_frequency(checkerboard(64, 64) - 0.5, definition)) > float(ef_noise.max())
 
 
 @pytest.mark.parametrize("h,w", SIZES + [(1, 5), (2, 3)])
@@ -129,8 +127,10 @@ def test_nyquist_ef_invariant_to_constant_and_in_range(dtype, tol):
     maps = torch.cat([white_noise(4, 20, 24, seed=2), torch.rand(4, 20, 24, generator=g, dtype=torch.float64),
                       gaussian_blob(20, 24, 3.0)[None]]).to(dtype)
     base = expected_frequency(maps, "nyquist")
-    assert bool(((base >= 0) & (base <= 0.5)).all())
-    assert bool((base >= 1.0 / 20 - 1e-6).all())  # every non-constant map has EF >= 1 / min(H, W)
+    # f_r = r / min(H, W) for r = 1 .. R-1 (corner bins included): EF between the first and the last bin's frequency
+    f_max = (radial_bins(20, 24) - 1) / 20
+    assert bool(((base >= 1.0 / 20 - 1e-6) & (base <= f_max + 1e-6)).all())
+    assert bool((base <= 0.5).all())  # none of these maps is concentrated in the corners
     for c in (-3.0, 10.0, 100.0):
         torch.testing.assert_close(expected_frequency(maps + c, "nyquist"), base, rtol=tol, atol=0)
     # the paper definition is *not* invariant: a larger mean puts more weight on bin 0 (f = 0) and lowers EF
@@ -139,15 +139,20 @@ def test_nyquist_ef_invariant_to_constant_and_in_range(dtype, tol):
 
 
 def test_nyquist_ef_extremes():
-    # a checkerboard of period 2 is all at the Nyquist frequency (radius H/2 along the diagonal is a corner, not kept)
-    # a horizontal stripe pattern of period 2 sits exactly at radius H/2: EF 0.5
+    # period-2 stripes sit exactly at radius H/2: EF 0.5 cycles/pixel (Nyquist along an axis)
     stripes = sinusoid(16, 16, 8, 0)
     assert float(expected_frequency(stripes, "nyquist")) == pytest.approx(0.5, abs=1e-12)
     lowest = sinusoid(16, 16, 1, 0)
     assert float(expected_frequency(lowest, "nyquist")) == pytest.approx(1 / 16, abs=1e-12)
-    # a constant map has no power beyond bin 0: EF 0 (not the EF of the FFT's round-off)
+    # a one-pixel checkerboard is all in the corner bin, radius floor(sqrt(2) H/2)
+    for n in (8, 16, 64):
+        ef = float(expected_frequency(checkerboard(n, n), "nyquist"))
+        assert ef == pytest.approx(math.floor(math.sqrt(2) * n / 2) / n, abs=1e-12)
+    # a constant map has no power beyond bin 0: NaN as documented (not the EF of the FFT's round-off, ~0.23)
     for const in (torch.full((3, 28, 28), 0.5006), torch.full((2, 25, 25), 0.37, dtype=torch.float64)):
-        assert bool((expected_frequency(const, "nyquist") == 0).all())
+        assert bool(torch.isnan(expected_frequency(const, "nyquist")).all())
+    with pytest.raises(ValueError, match="2x2"):
+        expected_frequency(torch.rand(3, 1, 9), "nyquist")
 
 
 def test_bin_frequencies():

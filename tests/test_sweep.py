@@ -1,6 +1,7 @@
 """The sweep runner: a tiny grid run in this process (`local`) and through submitit's LocalExecutor (real
-subprocesses) gives identical records; a second submission skips everything; status reports all done; bad input
-fails before anything is submitted.
+subprocesses) gives identical records; a second submission skips everything; status reports all done; a point whose
+record is gone is resubmitted alone (here through the `slurm` executor and a fake SLURM) without retraining; bad
+input fails before anything is submitted.
 
 The profile and the notebook source are written into a temporary folder, so the test does not depend on the
 repository's profiles or notebooks.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,45 @@ n_samples = 4
 # %%
 print(profile)
 '''
+
+# A stand-in for SLURM: sbatch runs the (array) script's tasks in the background, one after another, with the
+# environment variables submitit reads; sacct reports the states it wrote.
+FAKE_SLURM = {
+    "sbatch": r"""#!/bin/bash
+st="$FAKE_SLURM_STATE"; mkdir -p "$st"
+jid=$(( $(cat "$st/next" 2>/dev/null || echo 100) + 1 )); echo $jid > "$st/next"
+arr=$(sed -n 's/^#SBATCH --array=\([0-9]*\)-\([0-9]*\).*/\1 \2/p' "$1")
+if [ -n "$arr" ]; then ids=$(seq $arr | sed "s/^/${jid}_/"); else ids=$jid; fi
+for id in $ids; do echo PENDING > "$st/$id"; done
+( sleep 1; for id in $ids; do
+    if [ "$id" != "$jid" ]; then export SLURM_ARRAY_JOB_ID=$jid SLURM_ARRAY_TASK_ID=${id#*_}; fi
+    echo RUNNING > "$st/$id"
+    if FAKE_ID=$id SLURM_JOB_ID=$jid SLURM_NTASKS=1 SLURM_JOB_NUM_NODES=1 SLURM_NODEID=0 SLURM_PROCID=0 \
+       SLURM_LOCALID=0 SLURM_JOB_NODELIST=localhost bash "$1"; then echo COMPLETED > "$st/$id"
+    else echo FAILED > "$st/$id"; fi
+  done ) >/dev/null 2>&1 &
+echo "Submitted batch job $jid"
+""",
+    "srun": r"""#!/bin/bash
+out=""; err=""
+while [[ "$1" == --* ]]; do
+  case "$1" in --output) out="$2"; shift 2;; --error) err="$2"; shift 2;; *) shift;; esac
+done
+out=${out//%j/$FAKE_ID}; out=${out//%t/0}; err=${err//%j/$FAKE_ID}; err=${err//%t/0}
+mkdir -p "$(dirname "$out")"
+exec "$@" >>"$out" 2>>"${err:-$out}"
+""",
+    "sacct": r"""#!/bin/bash
+echo "JobID|State|NodeList"
+while [ $# -gt 0 ]; do
+  if [ "$1" == "-j" ]; then for f in "$FAKE_SLURM_STATE/$2" "$FAKE_SLURM_STATE/$2"_*; do
+    [ -f "$f" ] && echo "$(basename "$f")|$(cat "$f")|localhost"; done; fi
+  shift
+done
+exit 0
+""",
+    "scancel": "#!/bin/bash\nexit 0\n",
+}
 
 PROFILE = {
     "defaults": {"profile": "sweeptest", "max_epochs": 2},
@@ -166,3 +207,23 @@ def test_submitit_local_matches_in_process(setup, monkeypatch, capsys):
     assert [r["status"] for r in sweep.status(prof, cache_dir=sub_dir, notebooks_dir=nb)] == ["done", "missing"]
     rows = sweep.submit(prof, dry_run=True, cache_dir=sub_dir, notebooks_dir=nb)
     assert [r["action"] for r in rows] == ["skip", "submit"]
+
+    # ... here through the slurm executor, against a fake SLURM (sbatch/srun/sacct scripts): the job reuses the
+    # cached network (not retrained) and writes the same record again
+    if not shutil.which("bash"):
+        return
+    models = {f.name: f.stat().st_mtime_ns for f in (sub_dir / "models").iterdir()}
+    bin_dir = tmp / "fakeslurm"
+    bin_dir.mkdir()
+    for name, text in FAKE_SLURM.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_STATE", str(tmp / "fakeslurm_state"))
+    rows = sweep.submit(prof, executor="slurm", cache_dir=sub_dir, notebooks_dir=nb, wait=True)
+    assert [r["status"] for r in rows] == ["done", "done"], [r["detail"] for r in rows]
+    state3 = json.loads((sub_dir / "sweeps" / "sweeptest.json").read_text())
+    assert state3["points"][p0.key]["executor"] == "slurm" and state3["points"][p0.key]["job_id"] == "101"
+    assert {f.name: f.stat().st_mtime_ns for f in (sub_dir / "models").iterdir()} == models
+    assert torch.equal(cache.load(p0.path(sub_dir))["ef"]["smooth_grad"],
+                       cache.load(p0.path(local_dir))["ef"]["smooth_grad"])

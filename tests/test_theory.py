@@ -82,9 +82,9 @@ def test_measured_softplus_matches_analytic_within_window_bias(beta):
     # divided by what the same measurement does to ReLU's power law (low-frequency window effect and sampling)
     ratio = power[sel] / analytic[sel] / (relu_measured[sel] / relu_power(omega[sel]))
     assert float((ratio / bias - 1).abs().max()) < 0.01
-    # plainly: measured / analytic lies between 1 and the bias, up to the ReLU-level measurement error of 3%
+    # plainly: the measurement overestimates (window smoothing adds power to a decaying tail), by a few percent
     plain = power[sel] / analytic[sel]
-    assert float(plain.min()) > 0.99 and float(plain.max()) < bias * 1.03
+    assert float(plain.min()) > 0.999 and float(plain.max()) < 1.08
 
 
 def test_measured_gaussian_relu_matches_analytic():
