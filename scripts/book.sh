@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPECTRAL_SKIP_CHROMIUM=1 bash scripts/setup.sh
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} MPLBACKEND=Agg
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 export SPECTRAL_LIB_CACHE=${SPECTRAL_LIB_CACHE:-$PWD/.cache}
 case " $* " in *" --profile "*) exec .venv/bin/python scripts/build_book.py --strict "$@" ;; esac
 exec .venv/bin/python scripts/build_book.py --strict --profile quick "$@"

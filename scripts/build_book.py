@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         failures: dict[str, str] = {}
         if not args.no_execute:
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+            os.environ.pop("MPLBACKEND", None)  # kernels must use the inline backend, or figures are not embedded
             for stem in selected:
                 params = plan[stem]
                 print(f"[{name}] {stem} {params}", flush=True)

@@ -72,7 +72,8 @@ def _method_options(method: str, spec: EvalSpec, x: torch.Tensor) -> dict[str, A
 
 def _evaluate(model: torch.nn.Module, x: torch.Tensor, spec: EvalSpec) -> dict[str, Any]:
     target = predict(model, x)
-    out: dict[str, Any] = {"ef": {}, "ef_nyquist": {}, "gap_ef": {}, "gap_l2": {}, "profile": {}, "examples": {}}
+    out: dict[str, Any] = {"ef": {}, "ef_nyquist": {}, "gap_ef": {}, "gap_ef_nyquist": {}, "gap_l2": {},
+                           "profile": {}, "examples": {}}
     maps = {}
     methods = list(dict.fromkeys(["vanilla_grad", *spec.methods]))  # VanillaGrad is always the reference
     for m in methods:
@@ -84,6 +85,7 @@ def _evaluate(model: torch.nn.Module, x: torch.Tensor, spec: EvalSpec) -> dict[s
         out["examples"][m] = maps[m][: spec.n_examples].cpu()
     for m in methods:
         out["gap_ef"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="ef").cpu()
+        out["gap_ef_nyquist"][m] = (out["ef_nyquist"][m] - out["ef_nyquist"]["vanilla_grad"]).abs()
         out["gap_l2"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="spectral_l2").cpu()
     out["images"] = x[: spec.n_examples].cpu()
     out["targets"] = target.cpu()
@@ -95,7 +97,7 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
 
     Returns a dict: ``config`` (dict), ``activation`` (display name), ``beta`` (inf for ReLU), ``seed``, ``train``
     (:class:`~spectral_lib.train.TrainResult` as a dict), and the measurements of :func:`_evaluate`
-    (``ef``, ``ef_nyquist``, ``gap_ef``, ``gap_l2``: method -> (n_images,) tensors; ``profile``: method -> (R,) mean
+    (``ef``, ``ef_nyquist``, ``gap_ef``, ``gap_ef_nyquist``, ``gap_l2``: method -> (n_images,) tensors; ``profile``: method -> (R,) mean
     radial spectrum; ``examples``: method -> (n_examples, H, W) maps; ``images``), plus ``theorem1`` if asked.
     """
     config.validate()
@@ -129,7 +131,7 @@ def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
     """The cache key (plain data) of a grid point's record: :func:`run_point` caches under it and the sweep runner
     and :func:`missing_points` look it up. The training part is ``config.key()``, which resolves ``device="auto"``
     on *this* machine (CPU and GPU weights differ)."""
-    return {"train": config.key(), "eval": asdict(spec), "version": 2}  # 2: the Nyquist EF keeps the corner bins
+    return {"train": config.key(), "eval": asdict(spec), "version": 3}  # 2: Nyquist EF keeps corner bins; 3: gap_ef_nyquist
 
 
 def point_path(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None) -> Path:
@@ -170,7 +172,7 @@ def run_grid(
 
 def records_to_frame(records: list[dict], metric: str = "ef", scale: float = 1.0):
     """Tidy pandas DataFrame: one row per (record, method, image) with columns activation, beta, seed, method,
-    ``metric`` (scaled), test_accuracy, cap_reached, epochs. ``metric``: ef, ef_nyquist, gap_ef or gap_l2."""
+    ``metric`` (scaled), test_accuracy, cap_reached, epochs. ``metric``: ef, ef_nyquist, gap_ef, gap_ef_nyquist or gap_l2."""
     import pandas as pd
 
     rows = []

@@ -1,0 +1,98 @@
+"""Case ``smooth``: SmoothGrad against captum's NoiseTunnel(Saliency), same noise check, peak memory vs chunk_size."""
+from __future__ import annotations
+
+import torch
+
+from ._harness import Row, Section, fmt_time, interleaved, median, paired_ratio, run_probe
+from ._models import quiet_captum, setup
+
+STD = 0.1
+
+
+def _captum_on_noise(nt, x, t, noise, batch):
+    """captum's NoiseTunnel with its noise draw replaced by ``noise`` (n_samples, N, ...), our layout."""
+    from captum.attr import NoiseTunnel
+
+    state = {"s": 0}
+    original = NoiseTunnel.__dict__["_add_noise_to_input"]
+
+    def fake(inp, stdev, k):  # captum's layout: image-major, its k noisy copies adjacent
+        s0 = state["s"]
+        state["s"] += k
+        eps = noise[s0 : s0 + k].transpose(0, 1).reshape(len(inp) * k, *inp.shape[1:])
+        return inp.repeat_interleave(k, dim=0) + eps
+
+    NoiseTunnel._add_noise_to_input = staticmethod(fake)
+    try:
+        out = nt.attribute(x, nt_type="smoothgrad", nt_samples=len(noise), stdevs=STD, target=t, abs=False,
+                           nt_samples_batch_size=batch)
+    finally:
+        NoiseTunnel._add_noise_to_input = original
+    assert state["s"] == len(noise)
+    return out
+
+
+def run(quick: bool = False) -> Section:
+    from captum.attr import NoiseTunnel, Saliency
+
+    from spectral_lib.explain import smooth_grad
+
+    quiet_captum()
+    sec = Section("smooth")
+    n, samples = (8, 10) if quick else (32, 50)
+    model, wrapped, x, t = setup(256 if not quick else 32)
+    x, t = x[:n].contiguous(), t[:n].contiguous()
+    nt = NoiseTunnel(Saliency(wrapped))
+
+    # --- speed: defaults on both sides (ours chunk_size=4096, captum all samples in one pass) ---
+    fns = {
+        "ours": lambda: smooth_grad(model, x, STD, samples, t),
+        "captum": lambda: nt.attribute(x, nt_type="smoothgrad", nt_samples=samples, stdevs=STD, target=t,
+                                       abs=False),
+    }
+    times = interleaved(fns, repeats=2 if quick else 3, warmup=1)
+    r, lo, hi = paired_ratio(times["captum"], times["ours"])
+    sec.rows.append(Row(f"SmoothGrad {n}x3x64x64, {samples} samples (defaults)", fmt_time(median(times["ours"])),
+                        fmt_time(median(times["captum"])), r, 1.5, (lo, hi)))
+
+    # --- same result on the same noise (captum's draw monkeypatched) ---
+    m = min(n, 8)
+    xs, ts = x[:m], t[:m]
+    noise = torch.randn(samples, *xs.shape, generator=torch.Generator().manual_seed(7)) * STD
+    ours = smooth_grad(model, xs, STD, samples, ts, noise=noise)
+    theirs = _captum_on_noise(nt, xs, ts, noise, batch=max(1, samples // 5))
+    rel = float((ours - theirs).abs().max() / theirs.abs().max())
+    sec.notes.append(f"same noise ({m} images x {samples} samples, captum's draw monkeypatched, "
+                     f"nt_samples_batch_size={max(1, samples // 5)}): max|ours - captum| / max|captum| = {rel:.1e} "
+                     f"-> {'equal to float32 round-off' if rel < 1e-5 else 'MISMATCH'}")
+    # statistical: independent draws differ from captum as much as from each other
+    a = smooth_grad(model, xs, STD, samples, ts, generator=torch.Generator().manual_seed(1))
+    b = smooth_grad(model, xs, STD, samples, ts, generator=torch.Generator().manual_seed(2))
+    c = nt.attribute(xs, nt_type="smoothgrad", nt_samples=samples, stdevs=STD, target=ts, abs=False)
+    d_ab, d_ac = float((a - b).abs().mean()), float((a - c).abs().mean())
+    sec.notes.append(f"independent noise: mean|ours(seed1) - ours(seed2)| = {d_ab:.2e}, "
+                     f"mean|ours(seed1) - captum| = {d_ac:.2e} (ratio {d_ac / d_ab:.2f}; ~1 = same distribution)")
+
+    # --- peak memory against chunk_size, fresh subprocess per point ---
+    points = [("ours", c) for c in ((16, 80) if quick else (128, 512, 4096))]
+    points += [("captum", c) for c in ((2, 0) if quick else (4, 0))]
+    rows = []
+    for impl, c in points:
+        res = run_probe(["--impl", impl, "--n", str(n), "--samples", str(samples), "--chunk", str(c)])
+        if impl == "ours":
+            per_pass = min(max(1, c // n), samples) * n if c >= n else c
+            knob = f"chunk_size={c}"
+        else:
+            per_pass = (min(c, samples) if c else samples) * n
+            knob = f"nt_samples_batch_size={c or 'None'}"
+        delta = (res["peak_kib"] - res["before_kib"]) / 1024
+        rows.append([impl, knob, str(per_pass), f"{delta:.0f}", f"{delta / per_pass:.2f}", f"{res['peak_kib'] / 1024:.0f}",
+                     fmt_time(res["seconds"])])
+    sec.extra_tables.append((
+        ["impl", "setting", "images/pass", "peak RSS - RSS before (MiB)", "MiB/image", "peak RSS (MiB)", "time"],
+        rows,
+    ))
+    sec.notes.append(f"peak memory: {n} images x {samples} samples, one call per fresh interpreter, "
+                     "resource.getrusage(RUSAGE_SELF).ru_maxrss after the call minus the RSS (/proc/self/statm) "
+                     "just before it")
+    return sec
