@@ -117,10 +117,34 @@ def rss_now_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def peak_rss_kib() -> int:
-    import resource
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for ln in f:
+            if ln.startswith(field + ":"):
+                return int(ln.split()[1])
+    raise KeyError(field)
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0: ``5 > /proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_kib() -> int:
+    """Peak RSS of this process image in KiB: VmHWM from /proc/self/status. (``getrusage(...).ru_maxrss`` is not
+    used: across fork + exec it keeps the RSS the *parent* had when it forked, so a child of a big benchmark process
+    reports the parent's size.) Falls back to ru_maxrss where /proc is missing."""
+    try:
+        return _status_kib("VmHWM")
+    except (OSError, KeyError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run_probe(args: list[str], timeout: float = 600) -> dict:

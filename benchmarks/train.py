@@ -34,7 +34,7 @@ def _trainer(activation: str, steps: int, batch: int = 256):
 
 def run(quick: bool = False) -> Section:
     sec = Section("train")
-    steps, rounds, batch = (3, 2, 256) if quick else (10, 5, 256)
+    steps, rounds, batch = (2, 2, 256) if quick else (5, 3, 256)
     fns = {a: _trainer(a, steps, batch) for a in ("relu", *ACTIVATIONS)}
     for f in fns.values():  # warm-up
         f()
