@@ -154,12 +154,15 @@ def make_activation(spec: Union[str, float, Callable[[], nn.Module]]) -> nn.Modu
 
 
 def activation_name(spec: Union[str, float]) -> str:
-    """Canonical, human-readable name of an activation spec: ``"ReLU"``, ``"SP(0.5)"``, ``"Gauss(0.3)"``, ..."""
+    """Canonical, human-readable name of an activation spec: ``"ReLU"``, ``"SP(0.5)"``, ``"Gauss(0.3)"``, ...
+
+    Centred variants (not the paper's) get their own names, ``"SPc(0.5)"`` and ``"Gaussc(0.3)"``, so that tables
+    grouped by name never average a centred network into the paper's SP column."""
     m = make_activation(spec)
     if isinstance(m, nn.Softplus):
-        return f"SP({m.beta:g})"
+        return f"SP{'c' if getattr(m, 'centered', False) else ''}({m.beta:g})"
     if isinstance(m, GaussianReLU):
-        return f"Gauss({m.sigma:g})"
+        return f"Gauss{'c' if getattr(m, 'centered', False) else ''}({m.sigma:g})"
     return type(m).__name__
 
 

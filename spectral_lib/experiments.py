@@ -24,7 +24,8 @@ from .spectrum import expected_frequency, explanation_gap, radial_profile
 from .train import TrainConfig, train_or_load
 
 __all__ = ["EvalSpec", "run_point", "run_grid", "run_points", "points_from_params", "point_key", "point_path",
-           "missing_points", "activation_beta", "records_to_frame", "gap_table"]
+           "missing_points", "activation_beta", "records_to_frame", "gap_table", "paper_gap_table", "split_capped",
+           "lr_for"]
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,10 @@ def records_to_frame(records: list[dict], metric: str = "ef", scale: float = 1.0
 
 def gap_table(records: list[dict], metric: str = "ef", scale: float = 1e5):
     """Method x activation table of the mean ``metric`` over images and seeds (``scale``d; the paper shows EF x 1e5),
-    activations ordered from smoothest (lowest beta) to ReLU."""
+    activations ordered from smoothest (lowest beta) to ReLU.
+
+    With ``metric="gap_ef"`` this is the mean of *per-image* gaps ``mean_i |EF_i(m) - EF_i(VG)|``, our second,
+    labelled column; the paper's tables use :func:`paper_gap_table` instead."""
     df = records_to_frame(records, metric, scale)
     order = df.drop_duplicates("activation").sort_values("beta")["activation"].tolist()
     table = df.pivot_table(index="method", columns="activation", values=metric, aggfunc="mean")
@@ -197,16 +201,48 @@ def gap_table(records: list[dict], metric: str = "ef", scale: float = 1e5):
     return table.loc[methods, order]
 
 
-TRAIN_PARAMS = ("dataset", "model", "model_options", "accuracy_cap", "max_epochs", "lr", "lr_gamma", "batch_size",
-                "eval_every", "image_size", "augment", "device", "weight_decay", "train_noise_std", "train_blur_sigma")
+def paper_gap_table(records: list[dict], ef_metric: str = "ef", scale: float = 1e5):
+    """The explanation gap as the paper's tables compute it: ``|mean EF(method) - mean EF(VanillaGrad)|``, the
+    absolute difference of the (unrounded) means over the evaluated images (pooled over seeds), per activation.
+
+    ``ef_metric``: ``"ef"`` (paper definition) or ``"ef_nyquist"``. Returns a method x activation DataFrame
+    (``scale``d), VanillaGrad's row zero by construction. Every entry of the published tables satisfies this
+    identity (see ``tests``)."""
+    means = gap_table(records, ef_metric, scale)
+    if "vanilla_grad" not in means.index:
+        raise ValueError("paper_gap_table needs VanillaGrad in the records' methods (the gap's reference)")
+    return (means - means.loc["vanilla_grad"]).abs()
+
+
+def split_capped(records: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The authors' rule for networks that never passed the accuracy cap: they are dropped. Returns
+    ``(kept, dropped)``: records whose training reached the cap, and the others (to be listed, not averaged)."""
+    kept = [r for r in records if r["train"]["cap_reached"]]
+    return kept, [r for r in records if not r["train"]["cap_reached"]]
+
+
+def lr_for(activation: str, params: dict[str, Any]) -> float:
+    """The learning rate of ``activation`` under ``params``: ``params["lr_by_activation"][activation]`` when given
+    (the authors tuned the learning rate per run; a profile may set it per activation), else ``params["lr"]``."""
+    by_act = params.get("lr_by_activation") or {}
+    if not isinstance(by_act, dict):
+        raise TypeError(f"lr_by_activation must be a mapping activation -> lr, got {type(by_act).__name__}")
+    lr = by_act.get(activation, params.get("lr", TrainConfig.lr))
+    return float(lr)
+
+
+TRAIN_PARAMS = ("dataset", "model", "model_options", "accuracy_cap", "max_epochs", "lr_gamma", "lr_decay_per",
+                "cap_rule", "cap_min_epoch", "batch_size", "eval_every", "image_size", "augment", "device",
+                "weight_decay", "train_noise_std", "train_blur_sigma")
 EVAL_PARAMS = ("n_images", "methods", "noise_std", "n_samples", "ig_steps", "n_examples", "theorem1")
 
 
 def points_from_params(params: dict[str, Any]) -> list[tuple[TrainConfig, EvalSpec]]:
     """The grid points a notebook (or a sweep) computes, from its parameters: one per (activation, seed).
 
-    Uses ``activations`` and ``seeds`` (lists), any of :data:`TRAIN_PARAMS` for the :class:`TrainConfig` and any of
-    :data:`EVAL_PARAMS` for the :class:`EvalSpec`; other keys are ignored. Notebooks and the sweep runner call this
+    Uses ``activations`` and ``seeds`` (lists), any of :data:`TRAIN_PARAMS` for the :class:`TrainConfig`, the
+    learning rate from :func:`lr_for` (``lr`` or ``lr_by_activation``) and any of :data:`EVAL_PARAMS` for the
+    :class:`EvalSpec`; other keys are ignored. Notebooks and the sweep runner call this
     same function, so they share cache entries. Every point is validated before returning.
     """
     train_kw = {k: params[k] for k in TRAIN_PARAMS if k in params}
@@ -215,7 +251,8 @@ def points_from_params(params: dict[str, Any]) -> list[tuple[TrainConfig, EvalSp
     points = []
     for act in params.get("activations", ["relu"]):
         for seed in params.get("seeds", [0]):
-            points.append((TrainConfig(activation=act, seed=seed, **train_kw).validate(), spec))
+            points.append((TrainConfig(activation=act, seed=seed, lr=lr_for(act, params), **train_kw).validate(),
+                           spec))
     return points
 
 

@@ -1,10 +1,18 @@
 """Training with the paper's accuracy cap, seeded and resumable, with a configuration-keyed checkpoint cache.
 
 The accuracy cap: every activation (every beta) must be compared at the *same* accuracy, otherwise a ReLU network
-that simply trained further would look different for the wrong reason. Training stops as soon as test accuracy
-reaches ``accuracy_cap`` (checked every ``eval_every`` steps and at the end of every epoch), and the checkpoint is
-taken there; :class:`TrainResult` records whether and when the cap was reached. (Like the paper, the cap is checked on
-the test split; ``cap_split="train"`` checks it on the training split instead.)
+that simply trained further would look different for the wrong reason. Two cap rules:
+
+* ``cap_rule="authors"`` (the default, the authors' public code): test accuracy is checked at the end of each epoch,
+  from epoch ``cap_min_epoch`` (2) on, with a strict ``accuracy > accuracy_cap``; training stops at the first such
+  epoch and that checkpoint is used. A run that never passes the cap is *uncapped*: the authors drop it from their
+  figures (:func:`spectral_lib.experiments.split_capped` does the same for our records).
+* ``cap_rule="steps"`` (our earlier, finer rule): ``accuracy >= accuracy_cap`` checked every ``eval_every``
+  optimisation steps and at every epoch end, from the first step on, so networks stop closer to the cap.
+
+The learning rate decays exponentially by ``lr_gamma`` once per epoch (``lr_decay_per="epoch"``, the authors' rule)
+or once per optimisation step (``"step"``). :class:`TrainResult` records whether and when the cap was reached. (Like
+the paper, the cap is checked on the test split; ``cap_split="train"`` checks it on the training split instead.)
 """
 from __future__ import annotations
 
@@ -25,7 +33,7 @@ from .activations import make_activation
 from .data import DATASETS, Splits, load
 from .models import MODEL_NAMES, build_model
 
-__all__ = ["TrainConfig", "TrainResult", "train", "train_or_load", "accuracy", "resolve_device"]
+__all__ = ["TrainConfig", "TrainResult", "cap_passed", "train", "train_or_load", "accuracy", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +46,15 @@ class TrainConfig:
     model_options: dict = field(default_factory=dict)
     seed: int = 0
     lr: float = 1e-3
-    lr_gamma: float = 1.0  # exponential decay per optimisation step
+    lr_gamma: float = 1.0  # exponential learning-rate decay factor, applied once per `lr_decay_per`
+    lr_decay_per: str = "epoch"  # "epoch" (the authors) or "step"
     batch_size: int = 256
     max_epochs: int = 20
     accuracy_cap: float | None = 0.9
     cap_split: str = "test"
-    eval_every: int | None = None  # steps between cap checks (None: once per epoch)
+    cap_rule: str = "authors"  # "authors": epoch ends, strict >, from cap_min_epoch; "steps": >= every eval_every
+    cap_min_epoch: int = 2  # authors' rule: first epoch (1-based) at which the cap may stop training
+    eval_every: int | None = None  # "steps" rule: optimisation steps between cap checks (None: once per epoch)
     weight_decay: float = 0.0  # L2 regularisation (Adam's weight_decay)
     train_noise_std: float = 0.0  # Gaussian noise added to training inputs (ablation)
     train_blur_sigma: float = 0.0  # Gaussian blur of training inputs (ablation)
@@ -70,8 +81,14 @@ class TrainConfig:
             if cap > 1:
                 raise ValueError(f"accuracy_cap must be in (0, 1] or None, got {cap}")
         check_choice("cap_split", self.cap_split, ("test", "train"))
+        check_choice("lr_decay_per", self.lr_decay_per, ("epoch", "step"))
+        check_choice("cap_rule", self.cap_rule, ("authors", "steps"))
+        check_positive_int("cap_min_epoch", self.cap_min_epoch)
         if self.eval_every is not None:
             check_positive_int("eval_every", self.eval_every)
+            if self.cap_rule == "authors":
+                raise ValueError(f"eval_every={self.eval_every} needs cap_rule='steps' (the authors' rule checks the "
+                                 "cap only at epoch ends); set eval_every=None or cap_rule='steps'")
         check_nonnegative_finite("weight_decay", self.weight_decay)
         check_nonnegative_finite("train_noise_std", self.train_noise_std)
         check_nonnegative_finite("train_blur_sigma", self.train_blur_sigma)
@@ -144,6 +161,20 @@ def _perturb(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.T
     return x
 
 
+def cap_passed(config: TrainConfig, accuracy: float, epoch: float) -> bool:
+    """Whether a cap check at ``epoch`` (epochs done, fractional mid-epoch) with ``accuracy`` stops training.
+
+    ``cap_rule="authors"``: only at whole epochs ``>= cap_min_epoch`` and only if ``accuracy > accuracy_cap``
+    (strict), as the authors' ``training_and_val.py`` (``epoch > warmup_epochs and test_acc > min_test_acc``, with
+    0-based epochs and no warm-up). ``"steps"``: ``accuracy >= accuracy_cap`` at any check. No cap: never.
+    """
+    if config.accuracy_cap is None:
+        return False
+    if config.cap_rule == "authors":
+        return float(epoch).is_integer() and epoch >= config.cap_min_epoch and accuracy > config.accuracy_cap
+    return accuracy >= config.accuracy_cap
+
+
 def train(
     config: TrainConfig,
     splits: Splits | None = None,
@@ -191,7 +222,7 @@ def train(
         acc = accuracy(model, cap_set, device=device)
         state["history"].append((state["step"], epoch_float, acc))
         bar.set_postfix(acc=f"{acc:.3f}")
-        return config.accuracy_cap is not None and acc >= config.accuracy_cap
+        return cap_passed(config, acc, epoch_float)
 
     while not state["cap_reached"] and state["epoch"] < config.max_epochs:
         model.train()
@@ -201,16 +232,20 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            if config.lr_decay_per == "step":
+                sched.step()
             state["step"] += 1
             last = i == steps_per_epoch - 1
-            if config.eval_every and state["step"] % config.eval_every == 0 and not last:
+            if (config.cap_rule == "steps" and config.eval_every and state["step"] % config.eval_every == 0
+                    and not last):
                 if check_cap(state["epoch"] + (i + 1) / steps_per_epoch):
                     state["cap_reached"] = True
                     state["epoch"] += (i + 1) / steps_per_epoch
                     break
         else:
             state["epoch"] += 1
+            if config.lr_decay_per == "epoch":
+                sched.step()
             state["cap_reached"] = check_cap(float(state["epoch"]))
         bar.update(1)
         state["seconds"] = time.perf_counter() - t0
