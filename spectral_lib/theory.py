@@ -132,34 +132,78 @@ def random_mlp(in_dim: int, width: int, activation, depth: int = 1, seed: int = 
     return nn.Sequential(*layers, head)
 
 
+def _line_points(x: torch.Tensor, v: torch.Tensor, t: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Points ``start:stop`` of the flattened (N * T) stack of line points ``x[i] + t[j] * v[i]`` (point ``p`` is
+    image ``p // T``, position ``p % T``), built without materialising the stack. x, v: (N, ...); t: (T,).
+    Returns (stop - start, ...), bitwise equal to the same rows of the flattened (N, T, ...) stack
+    ``x[:, None] + t[None, :, None, ...] * v[:, None]``
+    (the product ``t * v`` is rounded first, then ``x`` is added)."""
+    n_t = len(t)
+    out = torch.empty((stop - start, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    shape = (-1, *[1] * (x.ndim - 1))
+    p = start
+    while p < stop:
+        i, a = divmod(p, n_t)
+        b = min(n_t, a + stop - p)
+        seg = out[p - start : p - start + b - a]
+        torch.mul(t[a:b].view(shape), v[i], out=seg)
+        seg.add_(x[i])
+        p += b - a
+    return out
+
+
 def line_power_spectrum(
-    fn: Callable[[torch.Tensor], torch.Tensor],
+    fn: Callable[..., torch.Tensor],
     x: torch.Tensor,
     half_width: float = 3.0,
     n_points: int = 512,
     seed: int = 0,
     batch_size: int = 8192,
+    pass_index: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Power spectrum of a network restricted to random lines through its inputs, averaged over the lines.
 
-    For each input ``x_i`` a random unit direction ``v_i`` (Gaussian, normalised) gives the scalar function
-    ``t -> fn(x_i + t v_i)`` for ``t`` in ``[-half_width, half_width)``, windowed and FFT'd as in
-    :func:`measure_power_1d`. ``fn`` maps a batch (B, ...) to (B,) scalars (e.g. the log-softmax of a fixed class).
+    For each input ``x_i`` a random unit direction ``v_i`` (Gaussian, normalised; all N drawn at once from a
+    generator seeded with ``seed``) gives the scalar function ``t -> fn(x_i + t v_i)`` for ``t`` in
+    ``[-half_width, half_width)`` (``n_points`` samples), windowed and FFT'd as in :func:`measure_power_1d`.
+
+    The N * n_points line points are taken in image-major order (image 0's points, then image 1's, ...) and built
+    and evaluated ``batch_size`` at a time, so at most ``batch_size`` points (``batch_size * x[0].numel()``
+    values) are held at once, whatever N is; a chunk may span several images or part of one.
+
+    ``fn`` maps a batch of points (B, ...) (B <= batch_size, same trailing shape, dtype and device as x) to (B,)
+    scalars (e.g. the log-softmax of a fixed class). With ``pass_index=True`` it is called as
+    ``fn(points, image_index)`` where ``image_index`` (B,) int64 (on x's device) is the row of ``x`` whose line
+    each point lies on, so per-image quantities (such as each image's own target class) can be looked up.
+
     Args: x: (N, ...) inputs. Returns ``(omega, power)``: (n_points//2,) angular frequencies (radians per unit of
     input-space distance) and (N, n_points//2) power per line.
     """
     check_tensor("x", x, ndim=(2, 3, 4))
     half_width = check_positive_finite("half_width", half_width)
     n_points = check_positive_int("n_points", n_points, minimum=16)
+    batch_size = check_positive_int("batch_size", batch_size)
     g = torch.Generator().manual_seed(seed)
     v = torch.randn(x.shape, generator=g).to(x)
     v = v / v.flatten(1).norm(dim=1).view(-1, *[1] * (x.ndim - 1))
     t = torch.linspace(-half_width, half_width, n_points + 1, dtype=x.dtype, device=x.device)[:-1]
-    pts = x[:, None] + t.view(1, -1, *[1] * (x.ndim - 1)) * v[:, None]  # (N, T, ...)
-    flat = pts.reshape(-1, *x.shape[1:])
+    total = len(x) * n_points
+    vals = []
     with torch.no_grad():
-        vals = torch.cat([fn(flat[i : i + batch_size]) for i in range(0, len(flat), batch_size)])
-    vals = vals.reshape(len(x), n_points).double()
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            pts = _line_points(x, v, t, start, stop)
+            if pass_index:
+                idx = torch.arange(start, stop, device=x.device) // n_points
+                out = fn(pts, idx)
+            else:
+                out = fn(pts)
+            out = torch.as_tensor(out)
+            if out.numel() != stop - start:
+                raise ValueError(f"fn must return {stop - start} values (shape (B,)), got shape {tuple(out.shape)}")
+            vals.append(out.reshape(-1).double())
+            del pts
+    vals = torch.cat(vals).reshape(len(x), n_points)
     dt = 2 * half_width / n_points
     window = torch.exp(-0.5 * (t.double() / (half_width / 6)) ** 2)
     vals = vals - vals.mean(1, keepdim=True)
@@ -199,8 +243,12 @@ def theorem1_summary(
     half_width: float = 3.0,
     n_points: int = 512,
     fit_range: tuple[float, float] = (0.25, 1.0),
+    batch_size: int = 8192,
 ) -> dict[str, float]:
     """The two sides of Theorem 1 for one network on inputs x (N, C, H, W), as numbers.
+
+    The line spectra use :func:`line_power_spectrum` (``half_width``, ``n_points``, ``batch_size`` line points per
+    forward pass), each line scored by the log-softmax of its own image's predicted class.
 
     Returns a dict: ``line_tail_slope`` (log-log slope of the mean power along random lines, over ``fit_range`` of
     the frequency axis), ``line_tail_mass`` (fraction of line power above a quarter of the largest frequency),
@@ -212,11 +260,14 @@ def theorem1_summary(
     with _eval_mode(model):
         target = predict(model, x)
 
-        def fn(batch: torch.Tensor) -> torch.Tensor:
-            idx = torch.arange(len(batch)) // n_points
-            return torch.log_softmax(model(batch), 1).gather(1, target[idx][:, None]).squeeze(1)
+        def fn(batch: torch.Tensor, image_index: torch.Tensor) -> torch.Tensor:
+            # batch (B, C, H, W) line points; image_index (B,) the row of x each point belongs to
+            tgt = target[image_index.to(target.device)]
+            return torch.log_softmax(model(batch), 1).gather(1, tgt[:, None]).squeeze(1)
 
-        omega, power = line_power_spectrum(fn, x, half_width=half_width, n_points=n_points)
+        omega, power = line_power_spectrum(
+            fn, x, half_width=half_width, n_points=n_points, batch_size=batch_size, pass_index=True
+        )
         grad_prof = gradient_power_spectrum(model, x, target)
         maps = to_map(vanilla_grad(model, x, target))
     mean_line = power.mean(0)

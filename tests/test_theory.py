@@ -153,3 +153,135 @@ def test_random_mlp_and_theorem1_summary_run():
     assert set(out) == {"line_tail_slope", "line_tail_mass", "grad_tail_slope", "grad_ef", "grad_ef_nyquist"}
     assert all(math.isfinite(v) for v in out.values())
     assert 0 < out["line_tail_mass"] < 1 and 0 < out["grad_ef_nyquist"] <= 0.5
+
+
+# --- Theorem 1's line spectra: chunked evaluation and per-image targets (issue "Theorem 1 numerics") ---
+
+
+def _tiny_cnn_and_images(n: int = 20):
+    """A depth-1 simple CNN (float64, so that batch composition does not change the values beyond ~1e-15) and n
+    correlated 16x16 images whose predicted classes differ between images."""
+    from spectral_lib.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("simple_cnn", "relu", (1, 16, 16), 10, depth=1).double().eval()
+    x = correlated_images(n, 16, 2.0, seed=0).double()
+    return model, x
+
+
+def _reference_line_power(score, x, half_width, n_points, seed=0):
+    """Independent per-image loop: image i's line ``x_i + t v_i`` (directions drawn as documented: one Gaussian
+    tensor of x's shape from a generator seeded with ``seed``, each row normalised), scored by ``score(i, points)``
+    -> (n_points,), mean removed, Gaussian window of std half_width / 6, |rfft|^2 dt^2 without the DC bin."""
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(x.shape, generator=g).to(x)
+    v = v / v.flatten(1).norm(dim=1).view(-1, *[1] * (x.ndim - 1))
+    t = torch.linspace(-half_width, half_width, n_points + 1, dtype=x.dtype)[:-1]
+    rows = []
+    with torch.no_grad():
+        for i in range(len(x)):
+            rows.append(score(i, x[i] + t.view(-1, *[1] * (x.ndim - 1)) * v[i]).double())
+    vals = torch.stack(rows)
+    vals = vals - vals.mean(1, keepdim=True)
+    dt = 2 * half_width / n_points
+    window = torch.exp(-0.5 * (t.double() / (half_width / 6)) ** 2)
+    spec = torch.fft.rfft(vals * window, dim=1) * dt
+    return (spec.real.square() + spec.imag.square())[:, 1 : n_points // 2 + 1]
+
+
+def _line_numbers(omega, power):
+    """theorem1_summary's two line numbers from (N, K) line power."""
+    mean_line = power.mean(0)
+    return (float(theory.tail_exponent(mean_line, (0.25, 1.0), frequencies=omega)),
+            float(tail_mass(omega, mean_line, float(omega.max()) / 4)))
+
+
+def test_line_power_spectrum_passes_global_image_index_and_matches_per_image_loop():
+    model, x = _tiny_cnn_and_images(20)
+    target = model(x).argmax(1)
+    assert len(set(target.tolist())) >= 2  # otherwise a target mix-up would go unnoticed
+
+    def score(i, pts):
+        return torch.log_softmax(model(pts), 1)[:, int(target[i])]
+
+    ref = _reference_line_power(score, x, 3.0, 512)
+    seen = []
+
+    def fn(pts, image_index):
+        assert len(pts) <= batch_size and image_index.shape == (len(pts),) and image_index.dtype == torch.int64
+        seen.append(image_index)
+        return torch.log_softmax(model(pts), 1).gather(1, target[image_index][:, None]).squeeze(1)
+
+    # 8192: two chunks of 16 images (the old chunk-local index bug); 1536: 3 images a chunk; 700 / 300: chunks that
+    # cut lines in the middle; all must equal the per-image loop
+    for batch_size in (8192, 1536, 700, 300):
+        seen.clear()
+        omega, power = theory.line_power_spectrum(fn, x, half_width=3.0, n_points=512, batch_size=batch_size,
+                                                  pass_index=True)
+        assert omega.shape == (256,) and power.shape == (20, 256)
+        assert torch.equal(torch.cat(seen), torch.arange(20 * 512) // 512)  # the global image of every point
+        assert len(seen) == math.ceil(20 * 512 / batch_size)
+        assert torch.allclose(power, ref, rtol=1e-7, atol=0)
+
+
+def test_line_power_spectrum_chunked_points_equal_the_full_stack():
+    # the points handed to fn, chunk by chunk, are bitwise the old all-at-once (N, T, ...) stack, for any batch size
+    x = correlated_images(5, 8, 1.5, channels=2, seed=3)
+    n_points = 32
+    g = torch.Generator().manual_seed(7)
+    v = torch.randn(x.shape, generator=g)
+    v = v / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    t = torch.linspace(-2.0, 2.0, n_points + 1)[:-1]
+    full = (x[:, None] + t.view(1, -1, 1, 1, 1) * v[:, None]).reshape(-1, *x.shape[1:])
+    w = torch.randn(x[0].numel(), generator=torch.Generator().manual_seed(1))
+
+    def fn(pts):  # a row-wise function (no matmul, whose rounding may depend on the batch shape)
+        got.append(pts.clone())
+        return (pts.double().flatten(1) * w.double()).sum(1).abs()
+
+    results = []
+    for batch_size in (1000, 64, 50, 7):
+        got = []
+        omega, power = theory.line_power_spectrum(fn, x, half_width=2.0, n_points=n_points, seed=7,
+                                                  batch_size=batch_size)
+        assert max(len(p) for p in got) <= batch_size
+        assert torch.equal(torch.cat(got), full)
+        results.append(power)
+    for p in results[1:]:
+        assert torch.equal(p, results[0])
+
+
+def test_line_power_spectrum_validates_batch_size_and_fn_output():
+    x = correlated_images(2, 8, 1.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        theory.line_power_spectrum(lambda p: p.sum((1, 2, 3)), x, n_points=16, batch_size=0)
+    with pytest.raises(ValueError, match="fn must return"):
+        theory.line_power_spectrum(lambda p: p.sum((1, 2, 3))[:-1], x, n_points=16)
+
+
+def test_theorem1_summary_scores_every_line_with_its_own_images_target():
+    # 20 images > 16 = 8192 // 512: with the default batch size the second chunk holds images 16..19, which the old
+    # chunk-local index scored with the targets of images 0..3
+    from spectral_lib.explain import predict
+
+    model, x = _tiny_cnn_and_images(20)
+    target = predict(model, x)
+    assert len(set(target.tolist())) >= 2
+    assert not torch.equal(target[16:], target[:4])  # so the old mix-up changes the numbers
+
+    def spectrum_with(targets):
+        power = _reference_line_power(lambda i, pts: torch.log_softmax(model(pts), 1)[:, int(targets[i])],
+                                      x, 3.0, 512)
+        omega = 2 * math.pi * torch.fft.rfftfreq(512, d=6.0 / 512, dtype=torch.float64)[1:257]
+        return _line_numbers(omega, power)
+
+    right = spectrum_with(target)
+    wrong = spectrum_with(target[torch.arange(20) % 16])  # what the old code computed
+    # the test can tell them apart: the mix-up moves the numbers far more than the tolerance below
+    assert abs(wrong[1] / right[1] - 1) > 1e-3 or abs(wrong[0] - right[0]) > 1e-3
+    out = theory.theorem1_summary(model, x)  # the default batch size: the old code failed here
+    assert out["line_tail_slope"] == pytest.approx(right[0], rel=1e-7)
+    assert out["line_tail_mass"] == pytest.approx(right[1], rel=1e-7)
+    # several chunks, some cutting a line in two: the same numbers (the gradient side does not use batch_size)
+    out_small = theory.theorem1_summary(model, x, batch_size=1000)
+    assert out_small == pytest.approx(out, rel=1e-7)
