@@ -32,9 +32,11 @@
 # $$ (eq-ef)
 #
 # Because a rank-normalised map has a large mean, $P(0)$ dominates and EF values are small; the paper's tables show
-# EF $\times 10^5$. We also report a cleaner variant, `definition="nyquist"`: the zero frequency dropped, only radii up to
-# the Nyquist frequency, and $f_r = r / \min(H, W)$ in cycles per pixel, so that EF is a true expected frequency in
-# $[0, 0.5]$. Both are `spectral_lib.spectrum.expected_frequency`.
+# EF $\times 10^5$. We also report a cleaner variant, `definition="nyquist"` (ours, not the paper's): the zero
+# frequency dropped, $f_r = r / \min(H, W)$ in cycles per pixel and the true expectation
+# $\sum_{r \ge 1} f_r P(r) / \sum_{r \ge 1} P(r)$. Its range is $[1/\min(H, W), \approx 0.71]$: up to 0.5 (the
+# Nyquist frequency) along the axes, and up to $\sqrt 2 / 2$ in the corner bins beyond the inscribed circle, which
+# hold only diagonal frequencies. Both are `spectral_lib.spectrum.expected_frequency`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -42,13 +44,13 @@ cache_dir = None
 dataset = "mnist5k"
 model = "simple_cnn"
 model_options = {"depth": 2}
-activations = ["relu", "spc:1"]
+activations = ["relu", "sp:1"]
 seeds = [0]
-accuracy_cap = 0.92
-max_epochs = 15
+accuracy_cap = 0.9
+max_epochs = 30
 lr = 1e-3
+lr_by_activation = {}
 batch_size = 256
-eval_every = 4
 n_images = 200
 noise_std = 0.1
 n_samples = 64
@@ -59,15 +61,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from spectral_lib import book, synthetic
-from spectral_lib.experiments import points_from_params, run_points
+from spectral_lib import book, report, synthetic
+from spectral_lib.experiments import points_from_params, run_points, split_capped
 from spectral_lib.plots import plot_profiles, show_maps
 from spectral_lib.spectrum import expected_frequency, radial_profile
 
 P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model=model, model_options=model_options,
                     activations=activations, seeds=seeds, accuracy_cap=accuracy_cap, max_epochs=max_epochs, lr=lr,
-                    batch_size=batch_size, eval_every=eval_every, n_images=n_images, noise_std=noise_std,
-                    n_samples=n_samples, device=device))
+                    lr_by_activation=lr_by_activation, batch_size=batch_size, n_images=n_images,
+                    noise_std=noise_std, n_samples=n_samples, device=device))
 
 # %% [markdown]
 # ## Maps with known spectra
@@ -100,9 +102,20 @@ plot_profiles({k: prof[i] for i, k in enumerate(maps)}, ax=axes[-1], title="radi
 fig.tight_layout(); plt.show()
 table.round(3)
 
+# %% tags=["hide-input"]
+def ranking(col):
+    order = table[col].sort_values(ascending=False)
+    return ", ".join(f"{k} ({v:.3g})" for k, v in order.items())
+
+report.markdown(
+    f"The cosines land in bins {table.loc['cosine (3, 4)', 'peak bin (r > 0)']} ($\\sqrt{{3^2+4^2}}=5$) and "
+    f"{table.loc['cosine (9, 12)', 'peak bin (r > 0)']} ($\\sqrt{{9^2+12^2}}=15$). From highest to lowest EF, "
+    f"paper definition: {ranking('EF paper x1e5')}; Nyquist variant: {ranking('EF nyquist (cycles/px)')}. "
+    "The checkerboard's power sits in the single corner bin, the highest frequency of the map, and the wide blob's "
+    "near zero frequency.")
+
 # %% [markdown]
-# The cosines land in bins 5 ($\sqrt{3^2+4^2}=5$) and 15; white noise and the checkerboard have the highest EF, the
-# wide blob the lowest. Any map can be compared with any other of the same size on this one axis.
+# Any map can be compared with any other of the same size on this one axis.
 #
 # ## VanillaGrad vs SmoothGrad, for a ReLU and a smooth network
 #
@@ -111,8 +124,9 @@ table.round(3)
 # for a ReLU network and for the same architecture trained with SP($\beta$). Both are trained under the same accuracy
 # cap (see the EF-vs-$\beta$ chapter), so they are equally good classifiers.
 
-# %%
-records = run_points(points_from_params(P), P["cache_dir"])
+# %% tags=["hide-input"]
+records, dropped = split_capped(run_points(points_from_params(P), P["cache_dir"]))
+report.markdown(report.dropped_note(dropped, len(records) + len(dropped), P["accuracy_cap"]))
 rows, titles = [], []
 for rec in records:
     for i in range(2):
@@ -121,7 +135,7 @@ for rec in records:
 show_maps(rows, titles, ["image", "VanillaGrad", "SmoothGrad"])
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 summary = pd.DataFrame([
     {"activation": r["activation"], "method": m, "EF paper x1e5": float(r["ef"][m].nanmean() * 1e5),
      "EF nyquist": float(r["ef_nyquist"][m].nanmean()), "gap |dEF| x1e5": float(r["gap_ef"][m].mean() * 1e5)}
@@ -129,29 +143,29 @@ summary = pd.DataFrame([
 ])
 summary.round(3)
 
-# %%
+# %% tags=["hide-input"]
 def verdict(col):
     s = summary.set_index(["activation", "method"])[col]
+    if ("ReLU", "vanilla_grad") not in s.index:
+        return f"{col}: no ReLU network in this run."
     relu_vg, relu_sg = s[("ReLU", "vanilla_grad")], s[("ReLU", "smooth_grad")]
     others = [a for a in summary["activation"].unique() if a != "ReLU"]
     parts = [f"SmoothGrad {'lowers' if relu_sg < relu_vg else 'does not lower'} the ReLU network's EF "
-             f"({relu_vg:.3f} -> {relu_sg:.3f})"]
+             f"({relu_vg:.3f} to {relu_sg:.3f})"]
     for a in others:
         v = s[(a, "vanilla_grad")]
         parts.append(f"{a}'s own VanillaGrad EF is {'below' if v < relu_vg else 'above'} ReLU's ({v:.3f})")
-    return f"{col}: " + "; ".join(parts)
+    return f"* {col}: " + "; ".join(parts) + "."
 
-for col in ["EF paper x1e5", "EF nyquist"]:
-    print(verdict(col))
+report.markdown("**This run.**\n\n" + "\n".join(verdict(c) for c in ["EF paper x1e5", "EF nyquist"]))
 
 # %% [markdown]
-# **What it shows.** The printed verdicts state, for this run, whether SmoothGrad lowers the ReLU network's EF (it
+# **What it shows.** The verdicts above state, for this run, whether SmoothGrad lowers the ReLU network's EF (it
 # smooths the map by explaining a surrogate, the network averaged over noise; the difference $|\Delta\mathrm{EF}|$ is
 # the explanation gap) and whether the SP network's own VanillaGrad is simpler than ReLU's without any surrogate, the
 # paper's point.
 #
 # **Compared with the paper.** The paper's Figure 1 makes the point on natural images. Here the maps are 28x28 MNIST
 # digits. With rank-normalised maps the zero frequency carries most of the power and is the same for every map, so
-# the paper-definition EF is a small difference of large numbers: on these digits it is noisy from image to image
-# and can even rank the two networks the other way round. The Nyquist variant, which leaves the zero frequency out,
-# is the steadier measure here. Chapter 4 quantifies both over the whole $\beta$ grid and three seeds.
+# the paper-definition EF is a small difference of large numbers and varies from image to image; the Nyquist
+# variant leaves the zero frequency out. Chapter 4 measures both over the $\beta$ grid and three seeds.

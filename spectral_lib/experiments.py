@@ -115,7 +115,7 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
         if spec.theorem1:
             from .theory import theorem1_summary
 
-            rec["theorem1"] = theorem1_summary(model, x[: min(len(x), 64)])
+            rec["theorem1"] = theorem1_summary(model, x[: min(len(x), 64)], batch_size=2048)
         rec.update(
             config=asdict(config), activation=activation_name(config.activation),
             beta=activation_beta(config.activation), seed=config.seed, train=result.as_dict(),
@@ -266,9 +266,12 @@ def run_points(points: list[tuple[TrainConfig, EvalSpec]], cache_dir, progress: 
 def theorem1_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The Theorem 1 chapter's grids: one per pooling type in ``params["pools"]``, VanillaGrad only, on
     ``theorem1_images`` images, with both sides of Theorem 1 computed. Feed each to :func:`points_from_params`."""
-    return [{**params, "model_options": {**params.get("model_options", {}), "pool": pool},
-             "n_images": params["theorem1_images"], "methods": ["vanilla_grad"], "theorem1": True}
-            for pool in params["pools"]]
+    def options(pool: str) -> dict:  # "max" is the default pooling: leave it out so that the networks (cache
+        base = {k: v for k, v in params.get("model_options", {}).items() if k != "pool"}  # keys) are shared
+        return base if pool == "max" else {**base, "pool": pool}
+
+    return [{**params, "model_options": options(pool), "n_images": params["theorem1_images"],
+             "methods": ["vanilla_grad"], "theorem1": True} for pool in params["pools"]]
 
 
 def ablation_param_sets(params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

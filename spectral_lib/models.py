@@ -3,9 +3,12 @@
 * ``simple_cnn``: the paper's simple CNN with a depth parameter. Block 1: 3x3 conv to ``width`` (16) channels,
   activation, 2x2 max-pool; each further block doubles the channels. Then a ``fc`` (512) unit fully connected layer,
   activation, and the classifier. Convolutions without bias (the paper's final runs).
-* ``skip_bn_cnn``: the small CNN of the SK/BN ablation: 3x3 convs with 32-64-128 channels, each followed by
-  (optional) batch norm, activation and a 2x2 max-pool, with (optional) residual skips through 1x1 projections;
-  then a 512-unit FC layer and the classifier.
+* ``skip_bn_cnn``: the small CNN of the SK/BN ablation: bias-free 3x3 convs with 32-64-128 channels (in every arm,
+  with or without BN, as the authors' ``SimpleConvSKBN`` with ``bias=False``, so that BN is not confounded with conv
+  biases), each followed by (optional) batch norm, activation and a 2x2 max-pool, with (optional) residual skips
+  through 1x1 projections; then a 512-unit FC layer (with bias) and the classifier. The topology is simpler than the
+  authors' (theirs: a stem conv without activation, two residual pairs of convs, 1x1 convs with padding and 4
+  max-pools); the difference is listed on the book's deviations page.
 * ``resnet18`` / ``resnet34`` / ``resnet50``: torchvision's ResNets (random init), with a 3x3 stride-1 stem and no
   max-pool for small inputs (H <= 64, the CIFAR convention), the first conv adapted to the input channels, every
   ReLU swapped for the chosen activation.
@@ -71,7 +74,7 @@ class SimpleCNN(nn.Module):
 class _SkipBlock(nn.Module):
     def __init__(self, cin: int, cout: int, activation, skip: bool, bn: bool) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=not bn)
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)  # bias-free in every arm, as the authors
         self.bn = nn.BatchNorm2d(cout) if bn else nn.Identity()
         self.proj = nn.Conv2d(cin, cout, 1, bias=False) if skip else None
         self.act = make_activation(activation)

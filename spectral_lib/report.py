@@ -120,10 +120,9 @@ def fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def markdown(text: str):
-    """Display ``text`` as Markdown in the executed notebook (the book shows it as prose). Returns the object."""
+def markdown(text: str) -> None:
+    """Display ``text`` as Markdown in the executed notebook (the book shows it as prose). Returns None, so that a
+    call at the end of a cell is not displayed twice."""
     from IPython.display import Markdown, display
 
-    obj = Markdown(text)
-    display(obj)
-    return obj
+    display(Markdown(text))

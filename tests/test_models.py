@@ -107,3 +107,14 @@ def test_build_model_rejects_bad_arguments(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         build_model(**args)
+
+
+@pytest.mark.parametrize("skip,bn", [(False, False), (True, False), (False, True), (True, True)])
+def test_skip_bn_cnn_is_bias_free_in_every_arm(skip, bn):
+    """The authors' SK/BN CNN has bias-free convolutions whether or not it has batch norm, so that the BN arm is not
+    confounded with conv biases; only the fully connected layers carry biases."""
+    model = build_model("skip_bn_cnn", "relu", (1, 28, 28), 10, skip=skip, bn=bn)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(c.bias is None for c in convs)
+    assert all(m.bias is not None for m in model.modules() if isinstance(m, nn.Linear))
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == bn

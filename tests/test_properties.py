@@ -522,6 +522,8 @@ def test_train_config_validate(fields, break_one, data_):
     if break_one:
         bad = data_.draw(st.sampled_from(fields), label="broken")
         values[bad] = data_.draw(TRAIN_FIELDS[bad][1], label=f"bad {bad}")
+    if "eval_every" in values:  # eval_every belongs to the "steps" cap rule (the authors' rule checks epoch ends)
+        values["cap_rule"] = "steps"
     cfg = TrainConfig(**values)
     ok, res = attempt(cfg.validate)
     assert ok == (bad is None), (values, res)

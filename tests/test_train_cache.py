@@ -25,7 +25,7 @@ def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 def test_training_reaches_the_cap_and_stops_there(mnist5k):
     cfg = TrainConfig(model_options={"width": 8, "fc": 64}, lr=5e-3, batch_size=128, eval_every=8, max_epochs=3,
-                      accuracy_cap=0.8)
+                      accuracy_cap=0.8, cap_rule="steps")
     model, res = train(cfg, mnist5k, progress=False)
     assert res.cap_reached
     assert not model.training
@@ -125,13 +125,14 @@ def test_config_key_stable_and_sensitive_to_every_field(monkeypatch):
     changed = {
         "dataset": "digits", "model": "skip_bn_cnn", "activation": "sp:1", "model_options": {"width": 8}, "seed": 1,
         "lr": 2e-3, "lr_gamma": 0.99, "batch_size": 128, "max_epochs": 21, "accuracy_cap": 0.8, "cap_split": "train",
-        "eval_every": 10, "weight_decay": 1e-4, "train_noise_std": 0.1, "train_blur_sigma": 0.5, "image_size": 32,
+        "eval_every": 10, "lr_decay_per": "step", "cap_rule": "steps", "cap_min_epoch": 3, "weight_decay": 1e-4, "train_noise_std": 0.1, "train_blur_sigma": 0.5, "image_size": 32,
         "augment": True, "device": "cpu" if base.device != "cpu" else "auto",
     }
     assert set(changed) == {f.name for f in dataclasses.fields(TrainConfig)}
     keys = {base.key()}
     for name, value in changed.items():
-        cfg = dataclasses.replace(base, **{name: value}).validate()
+        extra = {"cap_rule": "steps"} if name == "eval_every" else {}  # eval_every belongs to the "steps" rule
+        cfg = dataclasses.replace(base, **{name: value}, **extra).validate()
         if name == "device":  # the key resolves "auto" to this machine's device
             assert (cfg.key() == base.key()) == (train_mod.resolve_device("auto").type == "cpu")
             continue
