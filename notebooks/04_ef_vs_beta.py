@@ -176,7 +176,7 @@ both.drop(columns=["beta"]).round(3)
 # monotone in $\beta$. The training table shows the cap at work: every kept network stops at the first epoch end
 # past the same cap, the smoother ones after more epochs.
 #
-# **Compared with the paper.** The paper reports that EF increases monotonically with $\beta$ on CIFAR-10,
-# Fashion-MNIST and Imagenette. *Third-party summary, unverified:* Imagenette CNN, VanillaGrad EF .390 for ReLU vs
-# .202 for SP(0.9) (ratio 0.52; see the gap chapter). Our maps are 28x28, theirs 224x224: only the ordering and the
+# **Compared with the paper.** *According to a third-party summary of the paper (unverified against the paper's
+# own text):* EF increases monotonically with $\beta$ on CIFAR-10, Fashion-MNIST and Imagenette; on the Imagenette
+# CNN, VanillaGrad EF is .390 for ReLU and .202 for SP(0.9) (ratio 0.52; see the gap chapter). Our maps are 28x28, theirs 224x224: only the ordering and the
 # ratios compare. The `paper` profile runs this chapter on the paper's datasets, $\beta$ grid and cap.

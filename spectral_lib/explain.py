@@ -60,6 +60,7 @@ from torch import nn
 
 from ._checks import check_choice, check_nonnegative_finite, check_positive_int, check_tensor
 from .activations import ACTIVATION_TYPES
+from .smoothing import beta_smooth_grad, lowpass_grad  # issue 12; smoothing imports explain lazily
 
 __all__ = [
     "vanilla_grad",
@@ -69,6 +70,8 @@ __all__ = [
     "guided_backprop",
     "guided_grad_cam",
     "deeplift",
+    "beta_smooth_grad",
+    "lowpass_grad",
     "authors_cam_layer",
     "captum_guided_grad_cam",
     "captum_integrated_gradients",
@@ -536,6 +539,8 @@ METHODS: dict[str, Callable[..., torch.Tensor]] = {
     "captum_integrated_gradients": captum_integrated_gradients,
     "captum_deeplift": captum_deeplift,
     "captum_guided_backprop": captum_guided_backprop,
+    "beta_smooth_grad": beta_smooth_grad,
+    "lowpass_grad": lowpass_grad,
 }
 
 # Each row of the paper's tables -> the method of METHODS that reproduces it (see the module docstring).

@@ -286,7 +286,8 @@ def test_paper_rows_and_methods():
     # the paper's protocol is available beside our methods, never instead of them
     assert set(explain.METHODS) == {"vanilla_grad", "smooth_grad", "integrated_gradients", "grad_cam",
                                     "guided_grad_cam", "guided_backprop", "deeplift", "captum_guided_grad_cam",
-                                    "captum_integrated_gradients", "captum_deeplift", "captum_guided_backprop"}
+                                    "captum_integrated_gradients", "captum_deeplift", "captum_guided_backprop",
+                                    "beta_smooth_grad", "lowpass_grad"}
     for name in ("captum_guided_grad_cam", "captum_integrated_gradients", "captum_deeplift", "captum_guided_backprop",
                  "authors_cam_layer", "PAPER_ROWS"):
         assert name in explain.__all__
