@@ -50,9 +50,8 @@ gradient rests on this: the gap is zero by construction, not a property of the S
 from __future__ import annotations
 
 import contextlib
-import sys
 import warnings
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +59,11 @@ from torch import nn
 
 from ._checks import check_choice, check_nonnegative_finite, check_positive_int, check_tensor
 from .activations import ACTIVATION_TYPES
-from .smoothing import beta_smooth_grad, lowpass_grad  # issue 12; smoothing imports explain lazily
+from ._attribution import _check_inputs, _eval_mode, _log_softmax_grad, _resolve_target, predict
+from .explain_captum import (PAPER_ROWS, _register_sp_with_captum, authors_cam_layer, captum_deeplift, captum_guided_backprop, captum_guided_grad_cam,
+                             captum_integrated_gradients)
+from .maps import rank_normalize, to_map
+from .smoothing import beta_smooth_grad, lowpass_grad  # smoothing imports explain lazily
 
 __all__ = [
     "vanilla_grad",
@@ -84,73 +87,6 @@ __all__ = [
     "METHODS",
     "explain",
 ]
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-def _check_inputs(model: nn.Module, x: torch.Tensor) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    check_tensor("x", x, ndim=(2, 3, 4, 5), finite=False)
-    # One reduction instead of isfinite + all: a NaN/inf in x makes its sum non-finite (so may an overflow, and then
-    # the full check decides), so the same inputs are rejected with the same message.
-    if not bool(torch.isfinite(x.sum())):
-        check_tensor("x", x, ndim=(2, 3, 4, 5))
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Predicted class per input, (N,) int64, computed in eval mode in batches."""
-    _check_inputs(model, x)
-    with _eval_mode(model):
-        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
-
-
-def _resolve_target(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
-    """(N,) int64 target classes: the predicted ones when ``target`` is None; validated against the model's output."""
-    if target is None:
-        return predict(model, x)  # valid classes by construction: no output-size probe needed
-    with torch.no_grad():
-        n_classes = model(x[:1]).shape[1]
-    return _check_target(target, x, n_classes)
-
-
-def _check_target(target, x: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """``target`` (not None) as (N,) int64 classes, validated against ``n_classes`` outputs."""
-    t = torch.as_tensor(target, device=x.device)
-    if t.dtype.is_floating_point or t.dtype == torch.bool:
-        raise TypeError(f"target must be integer class indices, got dtype {t.dtype}")
-    t = t.long()
-    if t.ndim == 0:
-        t = t.expand(len(x))
-    if t.shape != (len(x),):
-        raise ValueError(f"target must be an int or have shape ({len(x)},), got shape {tuple(t.shape)}")
-    if (t < 0).any() or (t >= n_classes).any():
-        raise ValueError(f"target must be in [0, {n_classes}), got values in [{int(t.min())}, {int(t.max())}]")
-    return t
-
-
-def _log_softmax_grad(model: nn.Module, x: torch.Tensor, target, *, resolve: bool = False) -> torch.Tensor:
-    """Gradient of ``sum_i log_softmax(model(x_i))[target_i]`` w.r.t. x: exact per-sample gradients (eval mode).
-
-    ``resolve=True``: ``target`` is the caller's (None or unvalidated) and is resolved like :func:`_resolve_target`
-    from this very forward pass (the clean input's logits), instead of costing forward passes of its own."""
-    x = x.detach().requires_grad_(True)
-    logits = model(x)
-    if resolve:
-        target = logits.detach().argmax(1) if target is None else _check_target(target, x, logits.shape[1])
-    logp = torch.log_softmax(logits, dim=1)
-    selected = logp.gather(1, target[:, None]).sum()
-    (grad,) = torch.autograd.grad(selected, x)
-    return grad
 
 
 def vanilla_grad(model: nn.Module, x: torch.Tensor, target=None) -> torch.Tensor:
@@ -343,19 +279,6 @@ def guided_grad_cam(
     return guided_backprop(model, x, target, rule=rule) * grad_cam(model, x, target, layer=layer)
 
 
-def _register_sp_with_captum():
-    """Give SP captum's DeepLift rule for ``nn.Softplus``; returns captum's ``deep_lift`` module.
-
-    captum picks its rules by exact type (``type(m) in SUPPORTED_NON_LINEAR``), so the nn.Softplus subclass SP would
-    silently get the plain gradient: register it with the rescale rule that captum uses for nn.Softplus."""
-    from captum.attr._core import deep_lift as _captum_deep_lift
-
-    from .activations import SP
-
-    _captum_deep_lift.SUPPORTED_NON_LINEAR.setdefault(SP, _captum_deep_lift.nonlinear)
-    return _captum_deep_lift
-
-
 def deeplift(model: nn.Module, x: torch.Tensor, target=None, *, baseline: float = 0.0) -> torch.Tensor:
     """DeepLIFT (rescale rule) through captum, zero baseline, on the target's log-softmax. (N, ...) -> (N, ...)."""
     from captum.attr import DeepLift
@@ -369,162 +292,6 @@ def deeplift(model: nn.Module, x: torch.Tensor, target=None, *, baseline: float 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return DeepLift(wrapped).attribute(x.detach(), baselines=base, target=t).detach()
-
-
-# --------------------------------------------------------------------------- the paper's protocol: captum on logits
-
-# captum's notices about hooks it sets and removes, and about inputs it makes require grad: expected, not problems
-_CAPTUM_NOTICES = (
-    r"Input Tensor \d+ did not already require gradients",
-    r"Setting backward hooks on ReLU activations",
-    r"Setting forward, backward hooks and attributes on non-linear",
-)
-
-
-@contextlib.contextmanager
-def _captum_notices_silenced() -> Iterator[None]:
-    with warnings.catch_warnings():
-        for pattern in _CAPTUM_NOTICES:
-            warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
-        yield
-
-
-def _torchvision_models():
-    """torchvision's ``ResNet``, ``BasicBlock``, ``Bottleneck``, ``VisionTransformer``, or None when torchvision was
-    never imported (then the model cannot be one of them)."""
-    if "torchvision" not in sys.modules:
-        return None
-    from torchvision.models import ResNet, VisionTransformer
-    from torchvision.models.resnet import BasicBlock, Bottleneck
-
-    return ResNet, BasicBlock, Bottleneck, VisionTransformer
-
-
-def authors_cam_layer(model: nn.Module) -> nn.Module:
-    """The layer the authors' code gives captum's GuidedGradCam for ``model`` (their "GradCAM" row).
-
-    * :class:`~spectral_lib.models.SimpleCNN`: the last ``nn.MaxPool2d`` of ``model.features`` (the authors'
-      ``model.features[-1]``, after the last conv and activation).
-    * torchvision ResNet-18 / ResNet-34 (BasicBlock, layers 2-2-2-2 / 3-4-6-3): ``model.layer4[1].conv2``. For
-      ResNet-34 that is the second of layer4's three blocks, not the last conv; reproduced as the authors wrote it.
-    * torchvision ResNet-50 (Bottleneck, 3-4-6-3): ``model.layer4[2].conv3``.
-    * torchvision VisionTransformer (ViT-B/16): ``model.conv_proj`` (the patch embedding).
-
-    Anything else (the SK/BN CNN, an avg-pool SimpleCNN, other ResNets) raises a ValueError: pass ``layer=``.
-    """
-    from .models import SimpleCNN
-
-    if isinstance(model, SimpleCNN):
-        pools = [m for m in model.features if isinstance(m, nn.MaxPool2d)]
-        if not pools:
-            raise ValueError("authors_cam_layer: this SimpleCNN has no nn.MaxPool2d in model.features (pool='avg'?), "
-                             "the authors' GradCAM layer; pass layer= explicitly (e.g. layer=model.features[-1])")
-        return pools[-1]
-    tv = _torchvision_models()
-    if tv is not None:
-        resnet_cls, basic, bottleneck, vit_cls = tv
-        if isinstance(model, resnet_cls):
-            blocks = tuple(len(getattr(model, f"layer{i}")) for i in range(1, 5))
-            block = type(model.layer4[0])
-            if issubclass(block, basic) and blocks in ((2, 2, 2, 2), (3, 4, 6, 3)):
-                return model.layer4[1].conv2
-            if issubclass(block, bottleneck) and blocks == (3, 4, 6, 3):
-                return model.layer4[2].conv3
-            raise ValueError(f"authors_cam_layer: no authors' GradCAM layer for a ResNet with {block.__name__} "
-                             f"blocks {blocks} (only ResNet-18/34/50); pass layer= explicitly")
-        if isinstance(model, vit_cls):
-            return model.conv_proj
-    raise ValueError(f"authors_cam_layer: no authors' GradCAM layer known for {type(model).__name__} (only the simple "
-                     "CNN, ResNet-18/34/50 and ViT-B/16); pass layer= explicitly")
-
-
-def captum_guided_grad_cam(
-    model: nn.Module,
-    x: torch.Tensor,
-    target=None,
-    *,
-    layer: nn.Module | None = None,
-    interpolate_mode: str = "nearest",
-) -> torch.Tensor:
-    """The paper's "GradCAM" row: ``captum.attr.GuidedGradCam(model, layer).attribute(x, target=t)`` on the logits.
-
-    captum's GuidedBackprop (only ``nn.ReLU`` modules guided; the plain logit gradient on an SP network) times
-    captum's LayerGradCam at ``layer`` (ReLU'd, summed over channels) upsampled with ``interpolate_mode`` (captum's
-    default ``"nearest"``, as the authors ran it). ``layer`` defaults to :func:`authors_cam_layer`.
-    x: (N, C, H, W); returns (N, C, H, W).
-    """
-    from captum.attr import GuidedGradCam
-
-    _check_inputs(model, x)
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W) for captum_guided_grad_cam, got {tuple(x.shape)}")
-    layer = layer if layer is not None else authors_cam_layer(model)
-    if not isinstance(layer, nn.Module):
-        raise TypeError(f"layer must be an nn.Module of the model, got {type(layer).__name__}")
-    with _eval_mode(model):
-        t = _resolve_target(model, x, target)
-        with _captum_notices_silenced():
-            attr = GuidedGradCam(model, layer).attribute(x.detach(), target=t, interpolate_mode=interpolate_mode)
-    if attr.shape != x.shape:  # captum warns and returns an empty tensor when the CAM cannot be upsampled
-        raise ValueError(f"captum_guided_grad_cam: the CAM of layer {type(layer).__name__} could not be upsampled to "
-                         f"the input (captum gave shape {tuple(attr.shape)}); the layer must output (N, C', h, w)")
-    return attr.detach()
-
-
-def captum_integrated_gradients(
-    model: nn.Module,
-    x: torch.Tensor,
-    target=None,
-    *,
-    n_steps: int = 50,
-    method: str = "gausslegendre",
-    internal_batch_size: int | None = None,
-) -> torch.Tensor:
-    """The paper's "IntGrad" row: ``captum.attr.IntegratedGradients(model).attribute(x, target=t,
-    baselines=zeros)`` on the logits, captum's defaults (``n_steps=50``, ``method="gausslegendre"``).
-
-    ``internal_batch_size`` (captum's option) bounds memory without changing the result. (N, ...) -> (N, ...)."""
-    from captum.attr import IntegratedGradients
-
-    _check_inputs(model, x)
-    n_steps = check_positive_int("n_steps", n_steps)
-    with _eval_mode(model):
-        t = _resolve_target(model, x, target)
-        with _captum_notices_silenced():
-            attr = IntegratedGradients(model).attribute(x.detach(), baselines=torch.zeros_like(x), target=t,
-                                                        n_steps=n_steps, method=method,
-                                                        internal_batch_size=internal_batch_size)
-    return attr.detach()
-
-
-def captum_deeplift(model: nn.Module, x: torch.Tensor, target=None) -> torch.Tensor:
-    """The paper's "DeepLift" row: ``captum.attr.DeepLift(model).attribute(x, target=t)`` on the logits (zero
-    baseline, rescale rule). SP is registered with captum's ``nn.Softplus`` rule first, so an SP network gives what
-    the same network with plain ``nn.Softplus`` modules gives. (N, ...) -> (N, ...)."""
-    from captum.attr import DeepLift
-
-    _register_sp_with_captum()
-    _check_inputs(model, x)
-    with _eval_mode(model):
-        t = _resolve_target(model, x, target)
-        with _captum_notices_silenced():
-            attr = DeepLift(model).attribute(x.detach(), target=t)
-    return attr.detach()
-
-
-def captum_guided_backprop(model: nn.Module, x: torch.Tensor, target=None) -> torch.Tensor:
-    """The paper's "GuidedBP" row: ``captum.attr.GuidedBackprop(model).attribute(x, target=t)`` on the logits.
-
-    captum guides only ``nn.ReLU`` modules: on an SP (or GaussianReLU) network this is exactly the plain gradient of
-    the target logit. Equals ``guided_backprop(rule="captum")`` up to the log-softmax. (N, ...) -> (N, ...)."""
-    from captum.attr import GuidedBackprop
-
-    _check_inputs(model, x)
-    with _eval_mode(model):
-        t = _resolve_target(model, x, target)
-        with _captum_notices_silenced():
-            attr = GuidedBackprop(model).attribute(x.detach(), target=t)
-    return attr.detach()
 
 
 METHODS: dict[str, Callable[..., torch.Tensor]] = {
@@ -543,78 +310,8 @@ METHODS: dict[str, Callable[..., torch.Tensor]] = {
     "lowpass_grad": lowpass_grad,
 }
 
-# Each row of the paper's tables -> the method of METHODS that reproduces it (see the module docstring).
-PAPER_ROWS: dict[str, str] = {
-    "VanillaGrad": "vanilla_grad",
-    "SmoothGrad": "smooth_grad",
-    "IntGrad": "captum_integrated_gradients",
-    "GuidedBP": "captum_guided_backprop",
-    "DeepLift": "captum_deeplift",
-    "GradCAM": "captum_guided_grad_cam",
-}
-
 
 def explain(method: str, model: nn.Module, x: torch.Tensor, target=None, **options) -> torch.Tensor:
     """Dispatch to a method of :data:`METHODS` by name; ``options`` go to the method. Returns (N, ...)."""
     check_choice("method", method, METHODS)
     return METHODS[method](model, x, target=target, **options)
-
-
-def rank_normalize(maps: torch.Tensor, ties: Literal["average", "ordinal"] = "average") -> torch.Tensor:
-    """Replace each pixel by its rank among its map's pixels divided by the number of pixels: values in (0, 1].
-
-    ``ties="average"`` gives tied pixels their mean rank (scipy's ``rankdata(method="average")``), so that a flat
-    region (e.g. Grad-CAM's zeros) stays flat instead of becoming an artificial ramp; ``"ordinal"`` breaks ties by
-    position. maps: (N, H, W) -> (N, H, W), same dtype.
-    """
-    check_tensor("maps", maps, ndim=3, finite=False)
-    check_choice("ties", ties, ("average", "ordinal"))
-    n, h, w = maps.shape
-    flat = maps.reshape(n, -1)
-    p = flat.shape[1]
-    vals, order = torch.sort(flat, dim=1, stable=True)
-    pos = torch.arange(1, p + 1, device=maps.device, dtype=torch.float64).expand(n, -1)
-    if ties == "average":
-        new_group = torch.ones_like(vals, dtype=torch.bool)
-        new_group[:, 1:] = vals[:, 1:] != vals[:, :-1]
-        gid = torch.cumsum(new_group.long(), dim=1) - 1 + (torch.arange(n, device=maps.device) * p)[:, None]
-        gid = gid.flatten()
-        first = torch.full((n * p,), float(p + 1), device=maps.device, dtype=torch.float64)
-        last = torch.zeros(n * p, device=maps.device, dtype=torch.float64)
-        first.scatter_reduce_(0, gid, pos.flatten(), reduce="amin")
-        last.scatter_reduce_(0, gid, pos.flatten(), reduce="amax")
-        pos = ((first[gid] + last[gid]) / 2).view(n, p)
-    ranks = torch.empty_like(pos)
-    ranks.scatter_(1, order, pos)
-    return (ranks / p).to(maps.dtype).view(n, h, w)
-
-
-def to_map(
-    attribution: torch.Tensor,
-    reduce: Literal["sum", "abs_sum", "l2"] = "sum",
-    normalize: Literal["rank", "none", "minmax"] = "rank",
-) -> torch.Tensor:
-    """Turn (N, C, H, W) attributions into (N, H, W) maps, the paper's way by default.
-
-    ``reduce``: ``"sum"`` over channels (the paper), ``"abs_sum"`` (sum of absolute values) or ``"l2"`` (channel
-    norm). ``normalize``: ``"rank"`` (the paper: rank / number of pixels, ties averaged, values in (0, 1]),
-    ``"minmax"`` (to [0, 1]) or ``"none"``. A (N, H, W) input skips the reduction.
-    """
-    check_tensor("attribution", attribution, ndim=(3, 4))
-    check_choice("reduce", reduce, ("sum", "abs_sum", "l2"))
-    check_choice("normalize", normalize, ("rank", "none", "minmax"))
-    a = attribution.detach()
-    if a.ndim == 4:
-        if reduce == "sum":
-            a = a.sum(1)
-        elif reduce == "abs_sum":
-            a = a.abs().sum(1)
-        else:
-            a = a.square().sum(1).sqrt()
-    if normalize == "rank":
-        return rank_normalize(a)
-    if normalize == "minmax":
-        lo = a.amin(dim=(1, 2), keepdim=True)
-        hi = a.amax(dim=(1, 2), keepdim=True)
-        return (a - lo) / (hi - lo).clamp(min=torch.finfo(a.dtype).tiny)
-    return a

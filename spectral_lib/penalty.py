@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_nonnegative_finite, check_positive_int, check_tensor
-from .explain import _check_target as _check_classes
+from ._attribution import _check_target as _check_classes
 from .spectrum import _bins_on
 
 __all__ = ["gradient_spectral_penalty", "penalized_loss", "PENALTY_KINDS"]

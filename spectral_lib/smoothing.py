@@ -115,7 +115,7 @@ def beta_smooth_grad(model: nn.Module, x: torch.Tensor, target=None, *, beta: fl
     Returns:
         (N, ...) attributions of x's shape and dtype.
     """
-    from .explain import _check_inputs, _eval_mode, _log_softmax_grad
+    from ._attribution import _check_inputs, _eval_mode, _log_softmax_grad
 
     beta = check_positive_finite("beta", beta)
     relus = _check_beta_smoothable(model)

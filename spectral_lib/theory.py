@@ -255,7 +255,7 @@ def theorem1_summary(
     ``grad_tail_slope`` (slope of the mean spatial spectrum of the gradient maps), ``grad_ef`` (mean paper EF of
     the rank-normalised VanillaGrad maps) and ``grad_ef_nyquist`` (mean EF in cycles/pixel).
     """
-    from .explain import _eval_mode, predict, to_map
+    from .explain import _eval_mode, predict, to_map  # noqa: F401
 
     with _eval_mode(model):
         target = predict(model, x)
