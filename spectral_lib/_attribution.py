@@ -8,7 +8,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ._checks import check_tensor
+from ._checks import check_positive_int, check_tensor
 
 
 @contextlib.contextmanager
@@ -33,8 +33,9 @@ def _check_inputs(model: nn.Module, x: torch.Tensor) -> None:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Predicted class per input, (N,) int64, computed in eval mode in batches."""
+    """Predicted class per input, (N,) int64, computed in eval mode in batches of ``batch_size``."""
     _check_inputs(model, x)
+    check_positive_int("batch_size", batch_size)
     with _eval_mode(model):
         return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 

@@ -172,7 +172,12 @@ def integrated_gradients(
     _check_inputs(model, x)
     n_steps = check_positive_int("n_steps", n_steps)
     chunk_size = check_positive_int("chunk_size", chunk_size)
-    base = torch.as_tensor(baseline, dtype=x.dtype, device=x.device).expand_as(x)
+    base = torch.as_tensor(baseline, dtype=x.dtype, device=x.device)
+    try:
+        base = base.expand_as(x)
+    except RuntimeError:
+        raise ValueError(f"baseline must be a number or a tensor broadcastable to x's shape {tuple(x.shape)}, got "
+                         f"shape {tuple(base.shape)}") from None
     alphas = (torch.arange(n_steps, device=x.device, dtype=x.dtype) + 0.5) / n_steps
     with _eval_mode(model):
         t = _resolve_target(model, x, target)
@@ -219,6 +224,9 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target=None, *, layer: nn.Module
         if "act" not in store:
             raise ValueError("layer was not called during the forward pass")
         act = store["act"]
+        if not isinstance(act, torch.Tensor) or act.ndim != 4:
+            shape = tuple(act.shape) if isinstance(act, torch.Tensor) else type(act).__name__
+            raise ValueError(f"grad_cam needs a layer whose output is (N, C, h, w); {type(layer).__name__} gave {shape}")
         (g,) = torch.autograd.grad(logp.gather(1, t[:, None]).sum(), act)
         weights = g.mean(dim=(2, 3), keepdim=True)
         cam = F.relu((weights * act).sum(1, keepdim=True)).detach()

@@ -162,3 +162,23 @@ def test_nan_values_are_counted_not_hidden():
     assert nan_count(recs) == 1
     nm = network_means(recs)
     assert nm.loc[0, "value"] == pytest.approx(2.0) and nm.loc[0, "nan"] == 1
+
+
+# ----------------------------------------------------------------------------- late failures, now early and named
+def test_bad_explainer_inputs_are_named():
+    from torch import nn
+
+    from spectral_lib.explain import grad_cam, integrated_gradients, predict
+    from spectral_lib.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("simple_cnn", "relu", (1, 16, 16), 10, depth=1)
+    x = torch.randn(2, 1, 16, 16)
+    with pytest.raises(ValueError, match="batch_size"):
+        predict(model, x, batch_size=0)
+    with pytest.raises(ValueError, match="baseline"):
+        integrated_gradients(model, x, baseline=torch.zeros(3, 1, 16, 16))
+    flat = model.classifier[1]  # a Linear layer: its output is (N, 512), not a feature map
+    assert isinstance(flat, nn.Linear)
+    with pytest.raises(ValueError, match=r"\(N, C, h, w\).*Linear"):
+        grad_cam(model, x, layer=flat)
