@@ -9,7 +9,7 @@ under ``cache_dir/models``. Re-running a notebook therefore costs a few file rea
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -23,7 +23,7 @@ from .explain import METHODS, explain, predict, to_map
 from .spectrum import expected_frequency, explanation_gap, radial_profile
 from .train import TrainConfig, train_or_load
 
-__all__ = ["EvalSpec", "run_point", "run_grid", "run_points", "points_from_params", "point_key", "point_path",
+__all__ = ["EvalSpec", "parse_method_spec", "METHOD_PARAMETERS", "run_point", "run_grid", "run_points", "points_from_params", "point_key", "point_path",
            "missing_points", "activation_beta", "records_to_frame", "gap_table", "paper_gap_table", "split_capped",
            "lr_for"]
 
@@ -43,9 +43,10 @@ class EvalSpec:
 
     def validate(self) -> "EvalSpec":
         check_positive_int("n_images", self.n_images)
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods:
-            raise ValueError(f"methods must be a non-empty subset of {list(METHODS)}, got {list(self.methods)}")
+        if not self.methods:
+            raise ValueError(f"methods must be a non-empty list of method specs from {list(METHODS)}, got []")
+        for m in self.methods:
+            parse_method_spec(m)
         check_positive_int("n_samples", self.n_samples)
         check_positive_int("ig_steps", self.ig_steps)
         check_positive_int("n_examples", self.n_examples)
@@ -60,6 +61,33 @@ def activation_beta(spec: str) -> float:
     if isinstance(m, torch.nn.Softplus):
         return float(m.beta)
     return math.inf if isinstance(m, torch.nn.ReLU) else math.nan
+
+
+# method -> the name of its one numeric option, for specs like "beta_smooth_grad:5" or "lowpass_grad:0.25"
+METHOD_PARAMETERS = {"beta_smooth_grad": "beta", "lowpass_grad": "cutoff", "smooth_grad": "noise_std"}
+
+
+def parse_method_spec(spec: str) -> tuple[str, dict[str, float]]:
+    """``"name"`` or ``"name:value"`` -> (method name, options). The value sets the method's one parameter of
+    :data:`METHOD_PARAMETERS` (``beta_smooth_grad:5`` is beta 5, ``lowpass_grad:0.25`` a cut-off of 0.25
+    cycles/pixel, ``smooth_grad:0.2`` noise std 0.2), so that several settings of one method can share a grid.
+    Raises ValueError naming the spec for an unknown method, a method without a parameter or a bad number."""
+    if not isinstance(spec, str):
+        raise TypeError(f"method spec must be a string, got {type(spec).__name__}")
+    name, sep, arg = spec.partition(":")
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r} in spec {spec!r}; expected one of {list(METHODS)}")
+    if not sep:
+        return name, {}
+    if name not in METHOD_PARAMETERS:
+        raise ValueError(f"method spec {spec!r}: {name} takes no ':value' (methods with one: {list(METHOD_PARAMETERS)})")
+    try:
+        value = float(arg)
+    except ValueError:
+        raise ValueError(f"method spec {spec!r}: expected a number after ':', got {arg!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"method spec {spec!r}: {METHOD_PARAMETERS[name]} must be finite and >= 0, got {value}")
+    return name, {METHOD_PARAMETERS[name]: value}
 
 
 def _method_options(method: str, spec: EvalSpec, x: torch.Tensor) -> dict[str, Any]:
@@ -78,7 +106,8 @@ def _evaluate(model: torch.nn.Module, x: torch.Tensor, spec: EvalSpec) -> dict[s
     maps = {}
     methods = list(dict.fromkeys(["vanilla_grad", *spec.methods]))  # VanillaGrad is always the reference
     for m in methods:
-        attr = explain(m, model, x, target=target, **_method_options(m, spec, x))
+        name, options = parse_method_spec(m)
+        attr = explain(name, model, x, target=target, **{**_method_options(name, spec, x), **options})
         maps[m] = to_map(attr)
         out["ef"][m] = expected_frequency(maps[m]).cpu()
         out["ef_nyquist"][m] = expected_frequency(maps[m], "nyquist").cpu()
@@ -197,7 +226,8 @@ def gap_table(records: list[dict], metric: str = "ef", scale: float = 1e5):
     df = records_to_frame(records, metric, scale)
     order = df.drop_duplicates("activation").sort_values("beta")["activation"].tolist()
     table = df.pivot_table(index="method", columns="activation", values=metric, aggfunc="mean")
-    methods = [m for m in METHODS if m in table.index]
+    seen = list(dict.fromkeys(df["method"]))  # spec'd methods ("lowpass_grad:0.25") in the records' order
+    methods = [m for m in METHODS if m in table.index] + [m for m in seen if m not in METHODS]
     return table.loc[methods, order]
 
 

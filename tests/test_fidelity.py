@@ -182,3 +182,33 @@ def test_bad_explainer_inputs_are_named():
     assert isinstance(flat, nn.Linear)
     with pytest.raises(ValueError, match=r"\(N, C, h, w\).*Linear"):
         grad_cam(model, x, layer=flat)
+
+
+def test_method_specs_with_one_parameter():
+    from spectral_lib.experiments import EvalSpec, parse_method_spec
+
+    assert parse_method_spec("vanilla_grad") == ("vanilla_grad", {})
+    assert parse_method_spec("beta_smooth_grad:5") == ("beta_smooth_grad", {"beta": 5.0})
+    assert parse_method_spec("lowpass_grad:0.25") == ("lowpass_grad", {"cutoff": 0.25})
+    for bad, match in [("nope", "unknown method"), ("grad_cam:2", "takes no"), ("lowpass_grad:x", "number"),
+                       ("beta_smooth_grad:-1", ">= 0")]:
+        with pytest.raises(ValueError, match=match):
+            parse_method_spec(bad)
+    with pytest.raises(ValueError, match="unknown method"):
+        EvalSpec(methods=("vanilla_grad", "bogus")).validate()
+
+
+def test_spec_methods_evaluate_like_direct_calls():
+    """A grid point's record for "lowpass_grad:0.2" equals the EF of lowpass_grad(cutoff=0.2) called directly."""
+    from spectral_lib.experiments import EvalSpec, _evaluate
+    from spectral_lib.explain import to_map
+    from spectral_lib.models import build_model
+    from spectral_lib.smoothing import lowpass_grad
+    from spectral_lib.spectrum import expected_frequency
+
+    torch.manual_seed(0)
+    model = build_model("simple_cnn", "relu", (1, 16, 16), 10, depth=1).eval()
+    x = torch.randn(3, 1, 16, 16)
+    rec = _evaluate(model, x, EvalSpec(n_images=3, methods=("vanilla_grad", "lowpass_grad:0.2"), n_examples=1))
+    direct = expected_frequency(to_map(lowpass_grad(model, x, cutoff=0.2)))
+    torch.testing.assert_close(rec["ef"]["lowpass_grad:0.2"], direct)

@@ -1,0 +1,107 @@
+"""spectral_lib.quantus_metrics: the EF and the explanation gap as Quantus 0.6 metrics, called as Quantus calls them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+quantus = pytest.importorskip("quantus", reason="Quantus is not installed (pip install 'spectral_lib[quantus]')")
+
+from spectral_lib.explain import smooth_grad, to_map, vanilla_grad  # noqa: E402
+from spectral_lib.models import build_model  # noqa: E402
+from spectral_lib.quantus_metrics import ExpectedFrequency, ExplanationGap  # noqa: E402
+from spectral_lib.spectrum import expected_frequency, explanation_gap  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup() -> dict:
+    """A 3-channel simple CNN on 16x16 inputs, 6 inputs (numpy), their predicted classes, VanillaGrad and
+    SmoothGrad attributions (numpy, (N, 3, 16, 16))."""
+    torch.manual_seed(0)
+    model = build_model("simple_cnn", "relu", (3, 16, 16), 5, width=4, fc=32).eval()
+    x = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    vg = vanilla_grad(model, x, target=y)
+    sg = smooth_grad(model, x, target=y, n_samples=8, generator=torch.Generator().manual_seed(2))
+    return {"model": model, "x": x.numpy(), "y": y.numpy(), "vg": vg.numpy(), "sg": sg.numpy()}
+
+
+def test_quantus_interface():
+    from quantus.helpers.enums import DataType, EvaluationCategory, ModelType, ScoreDirection
+    from quantus.metrics.base import Metric
+
+    for cls, category in ((ExpectedFrequency, EvaluationCategory.COMPLEXITY),
+                          (ExplanationGap, EvaluationCategory.FAITHFULNESS)):
+        assert issubclass(cls, Metric)
+        assert cls.score_direction == ScoreDirection.LOWER
+        assert cls.evaluation_category == category
+        assert cls.data_applicability == {DataType.IMAGE}
+        assert ModelType.TORCH in cls.model_applicability
+    assert ExpectedFrequency().definition == "paper"
+    with pytest.raises(ValueError, match="definition must be one of"):
+        ExpectedFrequency(definition="mean")
+    with pytest.raises(ValueError, match="target must be 'y' or 'predicted'"):
+        ExplanationGap(target="label")
+
+
+@pytest.mark.parametrize("definition", ["paper", "nyquist"])
+@pytest.mark.parametrize("which", ["vg", "sg"])
+def test_expected_frequency_matches_spectrum(setup, definition, which):
+    a = setup[which]
+    metric = ExpectedFrequency(definition=definition, disable_warnings=True)
+    scores = metric(model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], a_batch=a, device="cpu",
+                    batch_size=4)  # two batches of Quantus's generator
+    assert isinstance(scores, list) and len(scores) == len(a)
+    want = expected_frequency(to_map(torch.from_numpy(a)), definition).numpy()
+    np.testing.assert_allclose(scores, want, rtol=1e-6)
+    # a channel-summed (N, H, W) explanation (Quantus adds the channel axis) and model=None give the same
+    summed = a.sum(1)
+    np.testing.assert_allclose(metric(model=None, x_batch=setup["x"], y_batch=setup["y"], a_batch=summed), want,
+                               rtol=1e-5)
+    assert metric.evaluate_instance(setup["x"][0], a[0]) == pytest.approx(float(want[0]), rel=1e-6)
+
+
+def test_expected_frequency_aggregate_and_explain_func(setup):
+    def explain_func(model, inputs, targets, **kwargs):
+        return vanilla_grad(model, torch.as_tensor(inputs), target=torch.as_tensor(targets)).numpy()
+
+    metric = ExpectedFrequency(return_aggregate=True)
+    (mean,) = metric(model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], explain_func=explain_func,
+                     device="cpu")
+    want = expected_frequency(to_map(torch.from_numpy(setup["vg"])))
+    assert mean == pytest.approx(float(want.mean()), rel=1e-5)
+
+
+def test_gap_zero_for_own_vanilla_grad(setup):
+    for target in ("y", "predicted"):  # y_batch holds the predicted classes, so both references are setup["vg"]
+        for kwargs in ({}, {"abs": True, "normalise": True}, {"definition": "nyquist"}):
+            scores = ExplanationGap(target=target, **kwargs)(model=setup["model"], x_batch=setup["x"],
+                                                            y_batch=setup["y"], a_batch=setup["vg"], device="cpu")
+            assert scores == [0.0] * len(setup["x"])
+
+
+def test_gap_matches_spectrum(setup):
+    metric = ExplanationGap()
+    scores = metric(model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], a_batch=setup["sg"], device="cpu",
+                    batch_size=4)
+    want = explanation_gap(to_map(torch.from_numpy(setup["vg"])), to_map(torch.from_numpy(setup["sg"])))
+    np.testing.assert_allclose(scores, want.numpy(), rtol=1e-5, atol=1e-12)
+    assert max(scores) > 0
+    # another class than the one explained: the reference changes, the gap is no longer 0
+    other = (setup["y"] + 1) % 5
+    shifted = metric(model=setup["model"], x_batch=setup["x"], y_batch=other, a_batch=setup["vg"], device="cpu")
+    assert max(shifted) > 0
+    with pytest.raises(ValueError, match="needs the model"):
+        metric(model=None, x_batch=setup["x"], y_batch=setup["y"], a_batch=setup["sg"])
+
+
+def test_quantus_evaluate(setup):
+    results = quantus.evaluate(
+        metrics={"EF": ExpectedFrequency(), "gap": ExplanationGap()},
+        xai_methods={"VanillaGrad": setup["vg"], "SmoothGrad": setup["sg"]},
+        model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], call_kwargs={"0": {"device": "cpu"}},
+    )
+    assert results["VanillaGrad"]["gap"] == [0.0] * len(setup["x"])
+    np.testing.assert_allclose(results["SmoothGrad"]["EF"],
+                               expected_frequency(to_map(torch.from_numpy(setup["sg"]))).numpy(), rtol=1e-6)
