@@ -18,10 +18,10 @@ import torch
 from . import cache
 from ._checks import check_positive_int
 from .activations import activation_name, make_activation
-from .data import load, take
+from .data import take
 from .explain import METHODS, explain, predict, to_map
 from .spectrum import expected_frequency, explanation_gap, radial_profile
-from .train import TrainConfig, train_or_load
+from .train import TrainConfig, load_for, train_or_load
 
 __all__ = ["EvalSpec", "parse_method_spec", "METHOD_PARAMETERS", "run_point", "run_grid", "run_points", "points_from_params", "point_key", "point_path",
            "missing_points", "activation_beta", "records_to_frame", "gap_table", "paper_gap_table", "split_capped",
@@ -136,7 +136,7 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
 
     def compute() -> dict:
         model, result = train_or_load(config, cache_dir, progress=progress)
-        splits = load(config.dataset, image_size=config.image_size)
+        splits = load_for(replace(config, augment=False))  # the test images, in the network's input condition
         device = next(model.parameters()).device
         x, _ = take(splits.test, spec.n_images)
         x = x.to(device)
@@ -263,7 +263,8 @@ def lr_for(activation: str, params: dict[str, Any]) -> float:
 
 TRAIN_PARAMS = ("dataset", "model", "model_options", "accuracy_cap", "max_epochs", "lr_gamma", "lr_decay_per",
                 "cap_rule", "cap_min_epoch", "batch_size", "eval_every", "image_size", "augment", "device",
-                "weight_decay", "train_noise_std", "train_blur_sigma")
+                "weight_decay", "train_noise_std", "train_blur_sigma", "pixel_permutation", "input_smoothing_sigma",
+                "penalty_strength", "penalty_kind", "penalty_cutoff", "penalty_subsample")
 EVAL_PARAMS = ("n_images", "methods", "noise_std", "n_samples", "ig_steps", "n_examples", "theorem1")
 
 

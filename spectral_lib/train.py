@@ -20,7 +20,6 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +32,7 @@ from .activations import make_activation
 from .data import DATASETS, Splits, load
 from .models import MODEL_NAMES, build_model
 
-__all__ = ["TrainConfig", "TrainResult", "cap_passed", "train", "train_or_load", "accuracy", "resolve_device"]
+__all__ = ["TrainConfig", "TrainResult", "cap_passed", "load_for", "train", "train_or_load", "accuracy", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,13 @@ class TrainConfig:
     image_size: int | None = None
     augment: bool = False
     device: str = "auto"
+    # Added later; left out of the cache key at their defaults, so that earlier networks keep their keys.
+    pixel_permutation: int | None = None  # seed of a fixed pixel permutation of every image (None: natural images)
+    input_smoothing_sigma: float = 0.0  # Gaussian smoothing (pixels) of every image, after the permutation
+    penalty_strength: float = 0.0  # weight of the spectral-tail penalty of the input gradient (0: plain training)
+    penalty_kind: str = "tail_share"  # see spectral_lib.penalty
+    penalty_cutoff: float = 0.25  # cycles/pixel
+    penalty_subsample: int = 32  # examples of each batch whose input gradient is penalised (double backprop)
 
     def validate(self) -> "TrainConfig":
         """Check every field; raise ValueError/TypeError naming the field. Returns self."""
@@ -95,11 +101,39 @@ class TrainConfig:
         if self.image_size is not None:
             check_positive_int("image_size", self.image_size, minimum=4)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        if self.pixel_permutation is not None:
+            if isinstance(self.pixel_permutation, bool) or not isinstance(self.pixel_permutation, int):
+                raise TypeError(f"pixel_permutation must be an int seed or None, got {self.pixel_permutation!r}")
+        check_nonnegative_finite("input_smoothing_sigma", self.input_smoothing_sigma)
+        check_nonnegative_finite("penalty_strength", self.penalty_strength)
+        from .penalty import PENALTY_KINDS
+
+        check_choice("penalty_kind", self.penalty_kind, PENALTY_KINDS)
+        check_nonnegative_finite("penalty_cutoff", self.penalty_cutoff)
+        check_positive_int("penalty_subsample", self.penalty_subsample)
         return self
 
     def key(self) -> str:
-        """Cache key: hash of every field, with the device resolved (CPU and GPU weights differ)."""
-        return cache.config_key(replace(self, device=resolve_device(self.device).type))
+        """Cache key: hash of every field, with the device resolved (CPU and GPU weights differ). Fields added after
+        the first release (:data:`_LATE_FIELDS`) are left out while at their defaults, so old keys stay valid."""
+        d = asdict(replace(self, device=resolve_device(self.device).type))
+        for name, default in _LATE_FIELDS.items():
+            if d[name] == default:
+                del d[name]
+        return cache.config_key(d)
+
+
+_LATE_FIELDS = {"pixel_permutation": None, "input_smoothing_sigma": 0.0, "penalty_strength": 0.0,
+                "penalty_kind": "tail_share", "penalty_cutoff": 0.25, "penalty_subsample": 32}
+
+
+def load_for(config: TrainConfig) -> Splits:
+    """The data a configuration trains and is evaluated on: ``config.dataset`` at ``config.image_size`` (augmented
+    training split if ``config.augment``), with the input condition (pixel permutation, smoothing) applied."""
+    from .transforms import apply_input_condition
+
+    splits = load(config.dataset, image_size=config.image_size, augment=config.augment)
+    return apply_input_condition(splits, config.pixel_permutation, config.input_smoothing_sigma)
 
 
 @dataclass
@@ -193,7 +227,7 @@ def train(
 
     config.validate()
     device = resolve_device(config.device)
-    splits = splits or load(config.dataset, image_size=config.image_size, augment=config.augment)
+    splits = splits or load_for(config)
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.activation, splits.info.in_shape, splits.info.num_classes,
                         **config.model_options).to(device)
@@ -228,7 +262,13 @@ def train(
         model.train()
         for i, (x, y) in enumerate(_batches(splits.train, config.batch_size, shuffle=True, generator=gen)):
             x, y = _perturb(x, config, gen).to(device), y.to(device)
-            loss = F.cross_entropy(model(x), y)
+            if config.penalty_strength > 0:
+                from .penalty import penalized_loss
+
+                loss = penalized_loss(model, x, y, config.penalty_strength, kind=config.penalty_kind,
+                                      cutoff=config.penalty_cutoff, subsample=config.penalty_subsample)
+            else:
+                loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -302,7 +342,7 @@ def train_or_load(
             warnings.warn(f"retraining: {e}", stacklevel=2)
             path.unlink(missing_ok=True)
     partial = path.with_name(path.stem + ".partial.pt")
-    splits = splits or load(config.dataset, image_size=config.image_size, augment=config.augment)
+    splits = splits or load_for(config)
     model, result = train(config, splits, progress=progress, checkpoint_path=partial)
     cache.save(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "result": result.as_dict(),
                       "config": asdict(config), "in_shape": list(splits.info.in_shape),

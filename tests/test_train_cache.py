@@ -125,7 +125,9 @@ def test_config_key_stable_and_sensitive_to_every_field(monkeypatch):
     changed = {
         "dataset": "digits", "model": "skip_bn_cnn", "activation": "sp:1", "model_options": {"width": 8}, "seed": 1,
         "lr": 2e-3, "lr_gamma": 0.99, "batch_size": 128, "max_epochs": 21, "accuracy_cap": 0.8, "cap_split": "train",
-        "eval_every": 10, "lr_decay_per": "step", "cap_rule": "steps", "cap_min_epoch": 3, "weight_decay": 1e-4, "train_noise_std": 0.1, "train_blur_sigma": 0.5, "image_size": 32,
+        "eval_every": 10, "lr_decay_per": "step", "cap_rule": "steps", "cap_min_epoch": 3, "weight_decay": 1e-4,
+        "pixel_permutation": 0, "input_smoothing_sigma": 1.0, "penalty_strength": 0.1, "penalty_kind": "ef",
+        "penalty_cutoff": 0.3, "penalty_subsample": 8, "train_noise_std": 0.1, "train_blur_sigma": 0.5, "image_size": 32,
         "augment": True, "device": "cpu" if base.device != "cpu" else "auto",
     }
     assert set(changed) == {f.name for f in dataclasses.fields(TrainConfig)}
