@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -31,6 +32,7 @@ __all__ = ["SimpleCNN", "SkipBNCNN", "build_model", "MODEL_NAMES"]
 class SimpleCNN(nn.Module):
     """The paper's simple CNN: ``depth`` blocks of conv3x3 (no bias) -> activation -> max-pool 2x2, then
     FC(``fc``) -> activation -> FC(num_classes). Input (N, C, H, W) with H, W >= 2**depth; output (N, num_classes).
+    ``width_mult`` scales every block's channels and the FC units (rounded, at least 1) for finite-width studies.
 
     ``pool="avg"`` swaps max-pooling (piecewise linear, with kinks like ReLU's) for average pooling, so that the
     activation is the network's only non-linearity: an SP network is then smooth everywhere (see the Theorem 1
@@ -46,12 +48,17 @@ class SimpleCNN(nn.Module):
         fc: int = 512,
         bias: bool = False,
         pool: str = "max",
+        width_mult: float = 1.0,
     ) -> None:
         super().__init__()
         c, h, w = in_shape
         depth = check_positive_int("depth", depth)
         width = check_positive_int("width", width)
         fc = check_positive_int("fc", fc)
+        if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not (
+                math.isfinite(width_mult) and width_mult > 0):
+            raise ValueError(f"width_mult must be a positive finite number, got {width_mult!r}")
+        width, fc = max(1, round(width * width_mult)), max(1, round(fc * width_mult))  # channels and FC units
         check_choice("pool", pool, ("max", "avg"))
         pool_cls = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
         if min(h, w) < 2**depth:

@@ -118,3 +118,22 @@ def test_skip_bn_cnn_is_bias_free_in_every_arm(skip, bn):
     assert convs and all(c.bias is None for c in convs)
     assert all(m.bias is not None for m in model.modules() if isinstance(m, nn.Linear))
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == bn
+
+
+def _n_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.parametrize("mult", [0.25, 0.5, 1, 2, 4])
+def test_width_multiplier_scales_the_parameter_count_as_the_formula_says(mult):
+    """simple_cnn (depth 2, 1x28x28, 10 classes): conv1 9*w, conv2 9*w*2w (no biases), FC (2w*7*7)*f + f,
+    classifier 10*f + 10, with w = round(16 m) and f = round(512 m)."""
+    w, f = round(16 * mult), round(512 * mult)
+    expected = 9 * w + 9 * w * 2 * w + (2 * w * 7 * 7) * f + f + 10 * f + 10
+    assert _n_params(build_model("simple_cnn", "relu", (1, 28, 28), 10, depth=2, width_mult=mult)) == expected
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "2", True])
+def test_width_multiplier_must_be_positive(bad):
+    with pytest.raises(ValueError, match="width_mult"):
+        build_model("simple_cnn", "relu", (1, 28, 28), 10, width_mult=bad)
