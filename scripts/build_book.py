@@ -4,12 +4,16 @@
 Usage (from anywhere; paths are relative to the repository root):
 
     .venv/bin/python scripts/build_book.py --profile quick|paper|tiny|path/to/profile.yaml
-        [--only STEM ...] [--param NAME=VALUE ...] [--no-execute] [--strict] [--path-output DIR]
+        [--only STEM ...] [--param NAME=VALUE ...] [--check] [--no-execute] [--strict] [--path-output DIR]
 
-Flow per notebook (in `_toc.yml` order): `notebooks/<stem>.py` (jupytext percent format) -> papermill with
-profile `defaults` + `notebooks.<stem>` + `--param` overrides -> `book/_generated/<stem>.ipynb` (atomic rename).
-Then `book/_generated/run_report.md` is written from the executed notebooks' metadata, MathJax is copied from the
-`django-static-mathjax` package into the book's static path, and `jupyter-book build` runs.
+First the whole profile is validated by `spectral_lib.config.prepare` (the same code as the sweep and the notebooks'
+first cell): unknown or invalid parameters, networks that cannot be built (built on the `meta` device), offsets past
+the test split, `device: cuda` without CUDA. Errors name the chapter, the parameter and the value, in seconds, before
+any notebook runs; `--check` stops there. Flow per notebook (in `_toc.yml` order): `notebooks/<stem>.py` (jupytext
+percent format) -> papermill with profile `defaults` + `notebooks.<stem>` + `--param` overrides (the ones it
+declares) -> `book/_generated/<stem>.ipynb` (written atomically). Then `book/_generated/run_report.md` is written from
+the executed notebooks' metadata, MathJax is copied from the `django-static-mathjax` package into the book's static
+path, and `jupyter-book build` runs.
 """
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's spectral_lib, as the kernels get it through PYTHONPATH
+
+from spectral_lib.cache import atomic_write  # noqa: E402
+from spectral_lib.config import ConfigError, prepare  # noqa: E402
+
 NB_SRC = ROOT / "notebooks"
 GEN = ROOT / "book" / "_generated"
 GEN_PREFIX = "book/_generated/"
@@ -36,24 +45,6 @@ META_KEY = "spectral_companion"
 
 class BuildError(RuntimeError):
     """A failure reported to the user as one line, without a traceback."""
-
-
-def load_profile(name: str) -> tuple[str, dict]:
-    """Return (profile name, profile mapping) for a name in `profiles/` or a path to a YAML file."""
-    path = Path(name)
-    if not (name.endswith((".yaml", ".yml")) and path.is_file()):
-        path = ROOT / "profiles" / f"{name}.yaml"
-    if not path.is_file():
-        avail = sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml"))
-        raise BuildError(f"unknown profile {name!r}; available profiles: {', '.join(avail) or '(none)'}")
-    prof = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(prof, dict) or not set(prof) <= {"defaults", "notebooks", "sweep"}:
-        raise BuildError(f"{path}: a profile is a mapping with keys 'defaults', 'notebooks' (and 'sweep', "
-                         "read by spectral_lib.sweep)")
-    prof.pop("sweep", None)  # cluster settings of `python -m spectral_lib.sweep`; not notebook parameters
-    prof.setdefault("defaults", {})
-    prof["notebooks"] = prof.get("notebooks") or {}
-    return path.stem, prof
 
 
 def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
@@ -86,38 +77,6 @@ def parse_params(items: list[str]) -> dict:
     return out
 
 
-def declared_params(stem: str) -> set[str]:
-    """Names assigned in the `parameters`-tagged cell of `notebooks/<stem>.py` (what the notebook accepts)."""
-    import ast
-
-    import jupytext
-
-    src = NB_SRC / f"{stem}.py"
-    if not src.is_file():
-        raise BuildError(f"{stem}: source {src.relative_to(ROOT)} not found")
-    for cell in jupytext.read(src).cells:
-        if "parameters" in cell.metadata.get("tags", []):
-            tree = ast.parse(cell.source)
-            return {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
-                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-                    if isinstance(t, ast.Name)}
-    raise BuildError(f"{stem}: no cell tagged 'parameters'")
-
-
-def notebook_params(stem: str, prof: dict, overrides: dict) -> dict:
-    """Profile defaults the notebook declares + its own profile entry + overrides it declares.
-
-    A name in the notebook's own profile entry that its parameters cell does not declare is an error (a typo would
-    otherwise be silently ignored)."""
-    declared = declared_params(stem)
-    own = prof["notebooks"].get(stem) or {}
-    unknown = sorted(set(own) - declared)
-    if unknown:
-        raise BuildError(f"{stem}: unknown parameter(s) {unknown} in the profile; it accepts {sorted(declared)}")
-    defaults = {k: v for k, v in prof["defaults"].items() if k in declared}
-    return {**defaults, **own, **{k: v for k, v in overrides.items() if k in declared}}
-
-
 def _tag_injected_cell(nb) -> None:
     """Collapse papermill's injected-parameters cell in the book (tag `hide-input`)."""
     for cell in nb.cells:
@@ -144,6 +103,7 @@ def execute_notebook(stem: str, params: dict, profile: str) -> float:
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     t0 = time.perf_counter()
+    os.environ["SPECTRAL_LIB_CHAPTER"] = stem  # the kernel's book.parameters names the chapter in its errors
     try:
         pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3", cwd=str(ROOT),
                             report_mode=False, progress_bar=False)
@@ -153,13 +113,15 @@ def execute_notebook(stem: str, params: dict, profile: str) -> float:
                          f"see book/_generated/{stem}.failed.ipynb)") from None
     except Exception as e:  # kernel died, bad parameters, ...
         raise BuildError(f"{stem}: {type(e).__name__}: {e}") from None
+    finally:
+        os.environ.pop("SPECTRAL_LIB_CHAPTER", None)
     wall = time.perf_counter() - t0
     nb = nbformat.read(partial, as_version=4)
     _tag_injected_cell(nb)
     nb.metadata[META_KEY] = {"profile": profile, "wall_s": round(wall, 2), "status": "ok",
                              "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
-    nbformat.write(nb, partial)
-    os.replace(partial, out)
+    atomic_write(out, nbformat.writes(nb))
+    partial.unlink(missing_ok=True)
     (GEN / f"{stem}.failed.ipynb").unlink(missing_ok=True)
     return wall
 
@@ -206,12 +168,7 @@ def write_run_report(stems: list[str], failures: dict[str, str], profile: str = 
               f"papermill {_version('papermill')}, jupyter-book {_version('jupyter-book')}",
               f"- CPU: {_cpu_model()}; {os.cpu_count()} logical cores; OMP_NUM_THREADS={threads}",
               f"- Platform: {platform.platform()}", ""]
-    GEN.mkdir(parents=True, exist_ok=True)
-    path = GEN / "run_report.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(GEN / "run_report.md", "\n".join(lines))
 
 
 def install_mathjax() -> Path:
@@ -246,6 +203,32 @@ def build_book(strict: bool, path_output: str | None) -> None:
         raise BuildError("jupyter-book build failed (see messages above)")
 
 
+def validate(profile: str, only: list[str] | None, params: list[str], devices: bool = True
+             ) -> tuple[str, list[str], list[str], dict]:
+    """Load and validate the profile for the selected chapters (``spectral_lib.config.prepare``); returns
+    (profile name, every chapter stem, the selected stems, stem -> parameters papermill injects). BuildError naming
+    the chapter, the error type, the parameter and the value."""
+    stems = toc_notebooks()
+    selected = stems
+    if only:
+        bad = [s for s in only if s not in stems]
+        if bad:
+            raise BuildError(f"--only: not in _toc.yml: {', '.join(bad)}; known: {', '.join(stems) or '(none)'}")
+        selected = [s for s in stems if s in only]
+    overrides = parse_params(params)
+    try:
+        name, prof, chapters = prepare(profile, selected, overrides, notebooks_dir=NB_SRC,
+                                       profiles_dir=ROOT / "profiles", devices=devices)
+    except ConfigError as e:
+        stem, sep, rest = str(e).partition(": ")
+        raise BuildError(f"{stem}: {type(e).__name__}: {rest}" if sep and stem in stems
+                         else f"{type(e).__name__}: {e}") from None
+    unknown = sorted(set(prof["notebooks"]) - set(stems))
+    if unknown:
+        raise BuildError(f"profile {name!r} lists notebooks not in _toc.yml: {', '.join(unknown)}")
+    return name, stems, selected, {s: c.given for s, c in chapters.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -253,28 +236,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="STEM", help="execute only these notebooks (others keep output)")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="parameter override for every executed notebook (value parsed as YAML); repeatable")
+    ap.add_argument("--check", action="store_true", help="only validate the profile (every chapter, every grid "
+                                                         "point) and exit; runs nothing")
     ap.add_argument("--no-execute", action="store_true", help="do not run notebooks; build from existing outputs")
     ap.add_argument("--no-build", action="store_true", help="run notebooks and write the report, skip the book")
     ap.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors (-W --keep-going)")
     ap.add_argument("--path-output", help="jupyter-book output folder (default: the repository root, i.e. _build/)")
     args = ap.parse_args(argv)
     try:
-        name, prof = load_profile(args.profile)
-        stems = toc_notebooks()
-        unknown = sorted(set(prof["notebooks"]) - set(stems))
-        if unknown:
-            raise BuildError(f"profile {name!r} lists notebooks not in _toc.yml: {', '.join(unknown)}")
-        selected = stems
-        if args.only:
-            bad = [s for s in args.only if s not in stems]
-            if bad:
-                raise BuildError(f"--only: not in _toc.yml: {', '.join(bad)}; known: {', '.join(stems) or '(none)'}")
-            selected = [s for s in stems if s in args.only]
-        overrides = parse_params(args.param)
-        plan = {stem: notebook_params(stem, prof, overrides) for stem in selected}  # validate before running
-        unused = sorted(set(overrides) - set().union(*(declared_params(s) for s in selected)))
-        if unused:
-            raise BuildError(f"--param: no selected notebook accepts {unused}")
+        t0 = time.perf_counter()
+        name, stems, selected, plan = validate(args.profile, args.only, args.param,
+                                               devices=args.check or not args.no_execute)
+        if args.check:
+            print(f"[{name}] {len(selected)} chapter(s) valid in {time.perf_counter() - t0:.1f} s: "
+                  f"{', '.join(selected)}", flush=True)
+            return 0
         failures: dict[str, str] = {}
         if not args.no_execute:
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))

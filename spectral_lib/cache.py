@@ -16,11 +16,11 @@ import tempfile
 import warnings
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import IO, Any, Callable, Mapping, Union
 
 import torch
 
-__all__ = ["config_key", "save", "load", "memoize", "CorruptCacheError", "CACHE_VERSION"]
+__all__ = ["config_key", "save", "load", "memoize", "atomic_write", "CorruptCacheError", "CACHE_VERSION"]
 
 MAGIC = b"SPCACHE1"
 CACHE_VERSION = 1  # bump when a computation whose result is cached changes meaning
@@ -50,25 +50,53 @@ def config_key(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def save(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` (tensors, dicts, lists, numbers, strings) to ``path`` atomically with a checksum."""
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: files written here get the permissions a plain open() would give them
+
+Content = Union[bytes, str, Callable[[IO[bytes]], Any]]
+
+
+def atomic_write(path: str | os.PathLike, content: Content) -> Path:
+    """Write a file so that a reader sees the old file, the new one, or nothing: never a half-written one.
+
+    ``content``: bytes, a str (written as UTF-8), or a callable that writes into the binary file object it is given
+    (e.g. ``lambda fh: np.savez(fh, x=x)``). The data go to a temporary ``.<name>.<random>.tmp`` in the target's
+    folder (created if needed), are flushed and fsync'ed, and the temporary file is renamed over ``path``; on any
+    error (or interruption) the temporary file is removed and the target is left as it was. Returns ``path``.
+    The one atomic writer of the library: cache entries, dataset caches, sweep state, the book's outputs.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    payload = buf.getvalue()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC)
-            fh.write(hashlib.sha256(payload).digest())
-            fh.write(payload)
+            if callable(content):
+                content(fh)
+            else:
+                fh.write(content.encode() if isinstance(content, str) else content)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def save(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` (tensors, dicts, lists, numbers, strings) to ``path`` atomically (:func:`atomic_write`) with a
+    checksum."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    payload = buf.getbuffer()
+
+    def write(fh: IO[bytes]) -> None:
+        fh.write(MAGIC)
+        fh.write(hashlib.sha256(payload).digest())
+        fh.write(payload)
+
+    atomic_write(path, write)
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> Any:

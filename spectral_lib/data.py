@@ -11,6 +11,12 @@ torchvision (``download=True`` needs a network; otherwise the files must already
 
 Inputs are normalised per dataset (mean/std of the training split for the embedded sets, the usual constants for
 the torchvision ones). ``image_size`` resizes to a square side (bilinear), e.g. for the input-size ablation.
+
+The torchvision datasets are decoded, resized and cropped once (with DataLoader workers for the decoding) and kept as
+uint8 tensors in ``<root>/<name>/spectral-<split>-<size>px.pt`` (checksummed, atomic, see :mod:`spectral_lib.cache`);
+later loads read that file, and training and the accuracy checks normalise whole batches of it
+(:class:`ImageTensors`) instead of decoding every JPEG again. :func:`dataset_info` gives a dataset's shapes and split
+sizes without loading anything (for validating a configuration before any work).
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -26,9 +32,13 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset
 
 from ._checks import check_choice, check_positive_int
+from .cache import CorruptCacheError, atomic_write
+from .cache import load as cache_load
+from .cache import save as cache_save
 from .paths import default_cache_dir
 
-__all__ = ["load", "DatasetInfo", "Splits", "DatasetUnavailableError", "DATASETS", "take"]
+__all__ = ["load", "DatasetInfo", "DatasetShape", "Splits", "DatasetUnavailableError", "DATASETS", "take",
+           "dataset_info", "ImageTensors"]
 
 EMBEDDED = ("mnist5k", "digits", "lfw")
 TORCHVISION = ("mnist", "fashion_mnist", "cifar10", "imagenette")
@@ -40,6 +50,17 @@ _TV_STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), (3, 32, 32), 10),
     "imagenette": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), (3, 224, 224), 10),
 }
+# name -> (native (C, H, W), classes, train size, test size): what dataset_info knows without loading anything
+_SHAPES = {
+    "mnist5k": ((1, 28, 28), 10, 4000, 1000),
+    "digits": ((1, 8, 8), 10, 1438, 359),
+    "lfw": ((1, 25, 25), 2, 150, 50),
+    "mnist": ((1, 28, 28), 10, 60000, 10000),
+    "fashion_mnist": ((1, 28, 28), 10, 60000, 10000),
+    "cifar10": ((3, 32, 32), 10, 50000, 10000),
+    "imagenette": ((3, 224, 224), 10, 9469, 3925),
+}
+TENSOR_CACHE_VERSION = 1  # bump when the decoding/resizing of the torchvision datasets changes
 
 
 class DatasetUnavailableError(FileNotFoundError):
@@ -63,14 +84,30 @@ class Splits(NamedTuple):
     info: DatasetInfo
 
 
+class DatasetShape(NamedTuple):
+    """A dataset's shapes without its data: input shape (C, H, W) after ``image_size``, classes, split sizes."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    num_classes: int
+    n_train: int
+    n_test: int
+
+
+def dataset_info(name: str, image_size: int | None = None) -> DatasetShape:
+    """What :func:`load` would give for ``(name, image_size)``, known without loading (microseconds): the input
+    shape (C, H, W) that models see, the number of classes and the sizes of the two splits."""
+    check_choice("dataset", name, DATASETS)
+    if image_size is not None:
+        check_positive_int("image_size", image_size, minimum=4)
+    (c, h, w), k, n_train, n_test = _SHAPES[name]
+    if image_size is not None:
+        h = w = image_size
+    return DatasetShape(name, (c, h, w), k, n_train, n_test)
+
+
 def _atomic_save_npz(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def _raw_embedded(name: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -137,6 +174,92 @@ def _load_embedded(name: str, image_size: int | None, cache_dir: Path) -> Splits
     return Splits(TensorDataset(xt[tr], yt[tr]), TensorDataset(xt[te], yt[te]), info)
 
 
+class ImageTensors(Dataset):
+    """Preprocessed images kept as uint8 and normalised on access (like ``ToTensor`` + ``Normalize``).
+
+    ``images``: (N, C, H, W) uint8; ``labels``: (N,) int64. Items are ``(x, y)`` with x a (C, H, W) float32 tensor;
+    ``flip=True`` flips each item horizontally with probability 1/2 (torch's global RNG), the paper's augmentation.
+    ``__getitems__`` serves a whole batch at once, so a DataLoader over it does one vectorised normalisation per batch.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...],
+                 flip: bool = False) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4 or len(images) != len(labels):
+            raise ValueError(f"images must be (N, C, H, W) uint8 with one label each, got {images.dtype} "
+                             f"{tuple(images.shape)} and {len(labels)} labels")
+        self.images, self.labels, self.flip = images, labels, flip
+        self.mean = torch.as_tensor(mean, dtype=torch.float32)[:, None, None]
+        self.std = torch.as_tensor(std, dtype=torch.float32)[:, None, None]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, idx: torch.Tensor | list[int] | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x: (B, C, H, W) float32 normalised, y: (B,))`` for the given indices."""
+        x = self.images[idx].float().div(255).sub_(self.mean).div_(self.std)
+        if self.flip:
+            flips = torch.rand(len(x)) < 0.5
+            x[flips] = x[flips].flip(-1)
+        return x, self.labels[idx]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.batch([i])
+        return x[0], y[0]
+
+    def __getitems__(self, idx: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        x, y = self.batch(list(idx))
+        return list(zip(x.unbind(0), y.unbind(0)))
+
+
+def _workers(n: int) -> int:
+    """DataLoader workers for decoding ``n`` images once: ``$SPECTRAL_LIB_DATA_WORKERS``, else none for small sets
+    (start-up costs more than it saves) and up to 8 (one core left free) otherwise."""
+    env = os.environ.get("SPECTRAL_LIB_DATA_WORKERS", "")
+    if env.isdigit():
+        return int(env)
+    return 0 if n < 2048 else max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def _decode(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every item of a torchvision dataset whose transform ends in ``PILToTensor``, as (N, C, H, W) uint8 and (N,)
+    int64 tensors, decoded by DataLoader workers."""
+    from torch.utils.data import DataLoader
+
+    xs, ys = [], []
+    for x, y in DataLoader(dataset, batch_size=256, num_workers=_workers(len(dataset))):
+        xs.append(x)
+        ys.append(torch.as_tensor(y, dtype=torch.int64))
+    return torch.cat(xs), torch.cat(ys)
+
+
+_MEMO: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}  # (path, mtime) -> split, last 4 read
+
+
+def _tv_split(make: Callable[[], Dataset], path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cached (images, labels) of one split at ``path``, decoding ``make()`` (the torchvision dataset) and
+    writing the cache when it is absent or damaged. An unwritable folder only costs the caching. The last few splits
+    read stay in memory (read-only), so the networks of a grid trained in one process read the file once."""
+    if path.exists():
+        memo_key = (str(path), path.stat().st_mtime_ns)
+        if memo_key in _MEMO:
+            return _MEMO[memo_key]
+        try:
+            blob = cache_load(path)
+            if blob.get("version") == TENSOR_CACHE_VERSION:
+                while len(_MEMO) >= 4:
+                    _MEMO.pop(next(iter(_MEMO)))
+                _MEMO[memo_key] = blob["x"], blob["y"]
+                return _MEMO[memo_key]
+        except (CorruptCacheError, KeyError, AttributeError, RuntimeError):
+            pass  # rebuilt below
+    x, y = _decode(make())
+    try:
+        cache_save(path, {"version": TENSOR_CACHE_VERSION, "x": x, "y": y})
+    except OSError:
+        pass
+    return x, y
+
+
 def _load_torchvision(name: str, root: Path, download: bool, image_size: int | None, augment: bool) -> Splits:
     import torchvision
     from torchvision import transforms as T
@@ -144,25 +267,24 @@ def _load_torchvision(name: str, root: Path, download: bool, image_size: int | N
     mean, std, shape, k = _TV_STATS[name]
     size = image_size or shape[1]
     base = [T.Resize(size), T.CenterCrop(size)] if (image_size or name == "imagenette") else []
-    aug = [T.RandomHorizontalFlip()] if augment and name in ("cifar10", "imagenette") else []
-    to_t = [T.ToTensor(), T.Normalize(mean, std)]
-    tf_train, tf_test = T.Compose(base + aug + to_t), T.Compose(base + to_t)
+    tf = T.Compose(base + [T.PILToTensor()])
     cls = {
         "mnist": torchvision.datasets.MNIST,
         "fashion_mnist": torchvision.datasets.FashionMNIST,
         "cifar10": torchvision.datasets.CIFAR10,
     }.get(name)
     folder = root / name
-    try:
+
+    def make(train: bool) -> Dataset:
         if cls is not None:
-            train = cls(str(folder), train=True, download=download, transform=tf_train)
-            test = cls(str(folder), train=False, download=download, transform=tf_test)
-        else:
-            kw = dict(size="320px", download=download)
-            train = torchvision.datasets.Imagenette(str(folder), split="train", transform=tf_train, **kw)
-            if download:  # the archive is shared by both splits: don't fetch twice
-                kw["download"] = False
-            test = torchvision.datasets.Imagenette(str(folder), split="val", transform=tf_test, **kw)
+            return cls(str(folder), train=train, download=download, transform=tf)
+        # the archive is shared by both splits: fetch it with the first one only
+        return torchvision.datasets.Imagenette(str(folder), split="train" if train else "val", transform=tf,
+                                               size="320px", download=download and train)
+
+    try:
+        splits = [_tv_split(lambda t=t: make(t), folder / f"spectral-{'train' if t else 'test'}-{size}px.pt")
+                  for t in (True, False)]
     except (RuntimeError, OSError) as e:
         how = (
             "the download failed (is there a network?)"
@@ -173,6 +295,9 @@ def _load_torchvision(name: str, root: Path, download: bool, image_size: int | N
             f"dataset {name!r} is not available under root={str(folder)!r}: {how}. "
             f"Offline, use an embedded dataset: {list(EMBEDDED)}. (torchvision said: {str(e).splitlines()[0][:200]})"
         ) from None
+    flip = augment and name in ("cifar10", "imagenette")
+    train = ImageTensors(*splits[0], mean, std, flip=flip)
+    test = ImageTensors(*splits[1], mean, std)
     info = DatasetInfo(name, (shape[0], size, size), k, mean, std)
     return Splits(train, test, info)
 
@@ -210,13 +335,21 @@ def load(
 
 def take(dataset: Dataset, n: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n`` examples of a dataset (after ``offset``) as tensors ``(x: (n, C, H, W), y: (n,))``;
-    deterministic, so every method and every model sees the same images. n larger than the dataset is clipped."""
+    deterministic, so every method and every model sees the same images. n larger than what is left after
+    ``offset`` is clipped; ``offset`` must be an integer in ``[0, len(dataset))`` (ValueError naming it otherwise)."""
     n = check_positive_int("n", n)
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise TypeError(f"offset must be an integer, got {type(offset).__name__} {offset!r}")
+    if not 0 <= offset < len(dataset):
+        raise ValueError(f"offset={offset} is out of range for a dataset of {len(dataset)} examples "
+                         f"(valid offsets: 0..{len(dataset) - 1})")
+    stop = min(offset + n, len(dataset))
     if isinstance(dataset, TensorDataset):
         x, y = dataset.tensors
-        return x[offset : offset + n], y[offset : offset + n]
-    idx = range(offset, min(offset + n, len(dataset)))
-    xs, ys = zip(*(dataset[i] for i in idx))
+        return x[offset:stop], y[offset:stop]
+    if isinstance(dataset, ImageTensors):
+        return dataset.batch(slice(offset, stop))
+    xs, ys = zip(*(dataset[i] for i in range(offset, stop)))
     return torch.stack(xs), torch.as_tensor(ys)
 
 

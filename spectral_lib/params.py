@@ -1,17 +1,25 @@
-"""Validation of notebook parameters (one function for every notebook's first cell) and of profiles."""
+"""Validation of notebook parameters: value rules (:func:`check_params`) and the cheap checks that need the library
+(:func:`check_model`: the network is built on the ``meta`` device, no memory, no data; :func:`check_device`;
+:func:`check_offsets`). :mod:`spectral_lib.config` applies them to every grid point of a profile before any work."""
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from .activations import make_activation
-from .data import DATASETS
+from .data import DATASETS, dataset_info
 from .explain import METHODS
 from .models import MODEL_NAMES
 
-__all__ = ["check_params", "ParameterError"]
+__all__ = ["check_params", "check_model", "check_device", "check_offsets", "cuda_available", "ParameterError",
+           "ConfigError"]
 
 
-class ParameterError(ValueError):
+class ConfigError(ValueError):
+    """A profile, a notebook's parameters or a sweep setting is invalid; raised before any work, naming it."""
+
+
+class ParameterError(ConfigError):
     """A notebook or profile parameter is invalid; the message names it, its value and what was expected."""
 
 
@@ -138,6 +146,26 @@ RULES = {
 }
 
 
+def _lr_map(name, v):
+    if not isinstance(v, dict):
+        raise _err(name, v, "a mapping activation spec -> learning rate")
+    for act, lr in v.items():
+        _activation(f"{name} key", act)
+        _pos_num(f"{name}[{act!r}]", lr)
+
+
+# rules by the shape of a name, for names not in RULES: a position in the test split (``image_offset``), an extra
+# activation grid of a chapter (``centred_activations``), a learning rate per activation (``lr_by_activation``)
+PATTERN_RULES = (("offset", _nonneg_int), ("_activations", RULES["activations"]), ("_by_activation", _lr_map))
+
+
+def _rule(name: str):
+    """The rule of a parameter: its entry in RULES, else the first of PATTERN_RULES whose suffix ends the name."""
+    if name in RULES:
+        return RULES[name]
+    return next((rule for suffix, rule in PATTERN_RULES if name.endswith(suffix)), None)
+
+
 def check_params(params: Mapping[str, Any], allowed: set[str] | None = None) -> dict[str, Any]:
     """Validate notebook parameters before any expensive work and return them as a dict.
 
@@ -149,7 +177,89 @@ def check_params(params: Mapping[str, Any], allowed: set[str] | None = None) -> 
         if unknown:
             raise ParameterError(f"unknown parameter(s) {unknown}; this notebook accepts {sorted(allowed)}")
     for name, value in params.items():
-        rule = RULES.get(name)
+        rule = _rule(name)
         if rule is not None:
             rule(name, value)
     return dict(params)
+
+
+def cuda_available() -> bool:
+    """Whether torch can use a CUDA device here (False with ``CUDA_VISIBLE_DEVICES=""``)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_device(value: Any, name: str = "device", where: str | None = None) -> None:
+    """Refuse ``value == "cuda"`` when CUDA is not available here (``where`` None) and say so when the device will
+    be elsewhere: ``where`` is then a reason string such as "slurm jobs without GPUs"."""
+    if value != "cuda":
+        return
+    if where is None:
+        if cuda_available():
+            return
+        import torch
+
+        build = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "built without CUDA"
+        where = f"this machine (torch {torch.__version__}, {build}, no usable GPU)"
+    raise ParameterError(f"parameter {name!r} = 'cuda' is invalid: CUDA is not available on {where}; use 'auto' "
+                         f"(CUDA when available, else CPU) or 'cpu'")
+
+
+def _known_options(model: str) -> list[str]:
+    import inspect
+
+    from . import models as m
+
+    target = {"simple_cnn": getattr(m, "SimpleCNN", None), "skip_bn_cnn": getattr(m, "SkipBNCNN", None),
+              "vit_b_16": getattr(m, "_vit", None)}.get(model, getattr(m, "_resnet", None))
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return []
+    return [n for n in params if n not in ("self", "name", "in_shape", "num_classes", "activation")]
+
+
+def check_model(model: str, activation: str, model_options: dict, dataset: str, image_size: int | None) -> None:
+    """Build the network on the ``meta`` device (no memory, no data: milliseconds) and run a 2-image forward pass
+    through it, so that an unknown option or a shape the architecture cannot take (a depth too large for the image
+    size, a ViT patch that does not divide it) fails now, naming ``model_options`` and its value."""
+    import torch
+
+    from .models import build_model
+
+    info = dataset_info(dataset, image_size)
+    c, h, w = info.in_shape
+    where = f"(model {model!r} on {dataset!r} inputs {c}x{h}x{w}, image_size={image_size!r})"
+    try:
+        with torch.device("meta"):
+            net = build_model(model, activation, info.in_shape, info.num_classes, **model_options)
+        net.eval()
+        with torch.no_grad():
+            out = net(torch.empty(2, *info.in_shape, device="meta"))
+        if tuple(out.shape) != (2, info.num_classes):
+            raise ValueError(f"the network outputs shape {tuple(out.shape)}, not (2, {info.num_classes})")
+    except NotImplementedError:  # an operation without a meta kernel: nothing more can be checked cheaply
+        return
+    except (TypeError, ValueError, RuntimeError) as e:
+        msg = str(e)
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", msg)
+        if unknown:
+            known = _known_options(model)
+            msg = f"unknown option {unknown.group(1)!r} for {model}" + (f" (known: {', '.join(known)})" if known
+                                                                          else "")
+        else:
+            msg = f"{msg.split(': ', 1)[-1] if msg.startswith('invalid options') else msg} {where}"
+        raise ParameterError(f"model_options={dict(model_options)!r}: {msg}") from None
+
+
+def check_offsets(params: Mapping[str, Any]) -> None:
+    """Every ``*offset`` parameter (a position in the test split) must be below the test split's size."""
+    dataset = params.get("dataset", "mnist5k")
+    if dataset not in DATASETS:
+        return
+    n_test = dataset_info(dataset).n_test
+    for name, value in params.items():
+        if name.endswith("offset") and isinstance(value, int) and not isinstance(value, bool) and value >= n_test:
+            raise ParameterError(f"parameter {name!r} = {value!r} is out of range: dataset {dataset!r} has {n_test} "
+                                 f"test images (offsets 0..{n_test - 1})")

@@ -122,3 +122,110 @@ def test_take_validates_and_clips(mnist5k):
         take(mnist5k.test, 0)
     assert data.fingerprint(mnist5k) == data.fingerprint(load("mnist5k"))
     assert data.fingerprint(mnist5k) != data.fingerprint(load("mnist5k", image_size=16))
+
+
+@pytest.mark.parametrize("name,image_size", [("mnist5k", None), ("mnist5k", 16), ("digits", None), ("lfw", 32)])
+def test_dataset_info_matches_load_without_loading(name, image_size):
+    info = data.dataset_info(name, image_size)
+    s = load(name, image_size=image_size)
+    assert info.in_shape == s.info.in_shape and info.num_classes == s.info.num_classes
+    assert (info.n_train, info.n_test) == (len(s.train), len(s.test))
+    assert data.dataset_info("imagenette", 64).in_shape == (3, 64, 64)
+    with pytest.raises(ValueError, match="dataset"):
+        data.dataset_info("cifar100")
+
+
+def test_take_refuses_bad_offsets(mnist5k):
+    for ds in (mnist5k.test, torch.utils.data.Subset(mnist5k.test, range(10))):
+        with pytest.raises(ValueError, match=r"offset=-1 is out of range"):
+            take(ds, 2, offset=-1)
+        with pytest.raises(ValueError, match=rf"offset={len(ds)} is out of range .*\(valid offsets: 0\.\.{len(ds) - 1}\)"):
+            take(ds, 2, offset=len(ds))
+        with pytest.raises(TypeError, match="offset must be an integer"):
+            take(ds, 2, offset=1.0)
+        x, _ = take(ds, 5, offset=len(ds) - 2)  # clipped at the end, as before
+        assert len(x) == 2
+
+
+class _FakeTorchvision(torch.utils.data.Dataset):
+    """A torchvision-style dataset of small random PIL images (no files, no network); counts decoded items."""
+
+    decoded = 0
+    mode, size = "L", (30, 30)
+
+    def __init__(self, root, train=True, download=False, transform=None, split=None, size=None):
+        self.transform, self.n = transform, (50 if (train and split != "val") else 20)
+        self.seed = 0 if (train and split != "val") else 1
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        type(self).decoded += 1
+        rng = np.random.default_rng(self.seed * 1000 + i)
+        shape = self.size[::-1] + ((3,) if self.mode == "RGB" else ())
+        img = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=self.mode)
+        return self.transform(img), i % 10
+
+
+@pytest.mark.parametrize("name,cls_name,mode,size,image_size", [
+    ("fashion_mnist", "FashionMNIST", "L", (28, 28), None),
+    ("cifar10", "CIFAR10", "RGB", (32, 32), 16),
+    ("imagenette", "Imagenette", "RGB", (30, 24), 12),  # (W, H) of the fake images
+])
+def test_torchvision_datasets_are_decoded_once_and_cached(name, cls_name, mode, size, image_size, tmp_path,
+                                                          monkeypatch):
+    import torchvision
+    from torchvision import transforms as T
+
+    fake = type("Fake", (_FakeTorchvision,), {"mode": mode, "size": size, "decoded": 0})
+    monkeypatch.setattr(torchvision.datasets, cls_name, fake)
+    first = load(name, root=tmp_path, image_size=image_size)
+    assert fake.decoded == 70  # every image of both splits, once
+    assert sorted(p.name for p in (tmp_path / name).glob("spectral-*.pt")) == [
+        f"spectral-test-{first.info.in_shape[1]}px.pt", f"spectral-train-{first.info.in_shape[1]}px.pt"]
+    again = load(name, root=tmp_path, image_size=image_size, augment=True)
+    assert fake.decoded == 70  # read back from the cache: nothing decoded again
+
+    # the same tensors as the per-item torchvision pipeline (resize/crop, ToTensor, Normalize)
+    mean, std, shape, _ = data._TV_STATS[name]
+    side = image_size or shape[1]
+    base = [T.Resize(side), T.CenterCrop(side)] if (image_size or name == "imagenette") else []
+    reference = fake(None, train=False, split="val", transform=T.Compose(base + [T.ToTensor(), T.Normalize(mean, std)]))
+    x, y = take(first.test, 20)
+    assert x.dtype == torch.float32 and x.shape == (20, *first.info.in_shape)
+    assert torch.equal(x[3], reference[3][0]) and y[3] == 3
+    xs, ys = next(iter(torch.utils.data.DataLoader(first.train, batch_size=8)))  # batched through __getitems__
+    assert xs.shape == (8, *first.info.in_shape) and ys.tolist() == list(range(8))
+    # augmentation (cifar10, imagenette): each training image is itself or its mirror image
+    torch.manual_seed(0)
+    xa, _ = again.train.batch(list(range(50)))
+    xp, _ = first.train.batch(list(range(50)))
+    flipped = torch.tensor([torch.equal(a, p.flip(-1)) and not torch.equal(a, p) for a, p in zip(xa, xp)])
+    same = torch.tensor([torch.equal(a, p) for a, p in zip(xa, xp)])
+    assert bool((flipped | same).all())
+    assert bool(flipped.any()) == (name != "fashion_mnist")
+
+
+def test_cached_torchvision_data_trains_and_decodes_with_workers(tmp_path, monkeypatch):
+    """The cached splits go through train() (batched __getitems__, augmentation) and accuracy checks; decoding with
+    DataLoader workers gives the same tensors as decoding in this process."""
+    import torchvision
+
+    from spectral_lib.train import TrainConfig, train
+
+    fake = type("Fake", (_FakeTorchvision,), {"mode": "RGB", "size": (32, 32), "decoded": 0})
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", fake)
+    monkeypatch.setenv("SPECTRAL_LIB_CACHE", str(tmp_path / "lib"))
+    cfg = TrainConfig(dataset="cifar10", augment=True, model_options={"width": 4, "fc": 8}, batch_size=16,
+                      max_epochs=1, accuracy_cap=None, device="cpu")
+    _, result = train(cfg, progress=False)
+    assert result.steps == 4 and 0.0 <= result.test_accuracy <= 1.0
+    assert (tmp_path / "lib" / "datasets" / "cifar10" / "spectral-train-32px.pt").exists()
+    monkeypatch.setenv("SPECTRAL_LIB_DATA_WORKERS", "2")
+    with_workers = load("cifar10", root=tmp_path / "other")
+    in_process = load("cifar10")  # the cache written by train()
+    assert torch.equal(with_workers.train.images, in_process.train.images)
+    assert torch.equal(with_workers.test.labels, in_process.test.labels)

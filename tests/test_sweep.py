@@ -36,7 +36,6 @@ activations = ["relu", "spc:1"]
 seeds = [0]
 accuracy_cap = 0.5
 max_epochs = 2
-eval_every = 4
 n_images = 8
 methods = ["vanilla_grad", "smooth_grad"]
 n_samples = 4
