@@ -49,8 +49,11 @@ seeds = [0]
 accuracy_cap = 0.9
 max_epochs = 30
 lr = 1e-3
+lr_gamma = 1.0
 lr_by_activation = {}
 batch_size = 256
+image_size = None
+augment = False
 n_images = 200
 noise_std = 0.1
 n_samples = 64
@@ -66,10 +69,7 @@ from spectral_lib.experiments import points_from_params, run_points, split_cappe
 from spectral_lib.plots import plot_profiles, show_maps
 from spectral_lib.spectrum import expected_frequency, radial_profile
 
-P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model=model, model_options=model_options,
-                    activations=activations, seeds=seeds, accuracy_cap=accuracy_cap, max_epochs=max_epochs, lr=lr,
-                    lr_by_activation=lr_by_activation, batch_size=batch_size, n_images=n_images,
-                    noise_std=noise_std, n_samples=n_samples, device=device))
+P = book.parameters(globals())
 
 # %% [markdown]
 # ## Maps with known spectra

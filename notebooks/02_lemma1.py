@@ -59,7 +59,7 @@ from spectral_lib.spectrum import tail_exponent
 from spectral_lib.theory import (gaussian_relu_power, measure_power_1d, random_mlp, relu_power, softplus_power,
                                  tail_mass)
 
-P = book.setup(dict(profile=profile, betas=betas, width=width, n_lines=n_lines))
+P = book.parameters(globals())
 betas = sorted(P["betas"])
 
 # %% [markdown]

@@ -43,8 +43,11 @@ pools = ["max", "avg"]
 accuracy_cap = 0.9
 max_epochs = 30
 lr = 1e-3
+lr_gamma = 1.0
 lr_by_activation = {}
 batch_size = 256
+image_size = None
+augment = False
 theorem1_images = 32
 device = "auto"
 
@@ -57,10 +60,7 @@ from spectral_lib import book, report
 from spectral_lib.experiments import points_from_params, run_points, split_capped, theorem1_param_sets
 from spectral_lib.plots import beta_colors
 
-P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model=model, model_options=model_options,
-                    activations=activations, seeds=seeds, pools=pools, accuracy_cap=accuracy_cap,
-                    max_epochs=max_epochs, lr=lr, lr_by_activation=lr_by_activation, batch_size=batch_size,
-                    theorem1_images=theorem1_images, device=device))
+P = book.parameters(globals())
 rows, all_dropped, n_all = [], [], 0
 for params in theorem1_param_sets(P):  # one grid per pooling type
     kept, dropped = split_capped(run_points(points_from_params(params), P["cache_dir"]))

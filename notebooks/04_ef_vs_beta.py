@@ -35,8 +35,11 @@ seeds = [0, 1, 2]
 accuracy_cap = 0.9
 max_epochs = 30
 lr = 1e-3
+lr_gamma = 1.0
 lr_by_activation = {}
 batch_size = 256
+image_size = None
+augment = False
 n_images = 200
 noise_std = 0.1
 n_samples = 64
@@ -51,11 +54,7 @@ from spectral_lib import book, report
 from spectral_lib.experiments import points_from_params, records_to_frame, run_points, split_capped
 from spectral_lib.plots import beta_colors, beta_label, plot_ef_vs_beta, plot_profiles, show_maps
 
-P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model=model, model_options=model_options,
-                    activations=activations, centred_activations=centred_activations, seeds=seeds,
-                    accuracy_cap=accuracy_cap, max_epochs=max_epochs, lr=lr, lr_by_activation=lr_by_activation,
-                    batch_size=batch_size, n_images=n_images, noise_std=noise_std, n_samples=n_samples,
-                    device=device))
+P = book.parameters(globals())
 all_records = run_points(points_from_params(P), P["cache_dir"])
 records, dropped = split_capped(all_records)
 

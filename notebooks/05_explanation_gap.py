@@ -51,8 +51,11 @@ methods = ["vanilla_grad", "smooth_grad", "captum_integrated_gradients", "integr
 accuracy_cap = 0.9
 max_epochs = 30
 lr = 1e-3
+lr_gamma = 1.0
 lr_by_activation = {}
 batch_size = 256
+image_size = None
+augment = False
 n_images = 100
 noise_std = 0.1
 n_samples = 64
@@ -68,10 +71,7 @@ from spectral_lib.experiments import gap_table, paper_gap_table, points_from_par
 from spectral_lib.explain import PAPER_ROWS
 from spectral_lib.published import SOURCE_NOTE, secondary_table
 
-P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, model=model, model_options=model_options,
-                    activations=activations, seeds=seeds, methods=methods, accuracy_cap=accuracy_cap,
-                    max_epochs=max_epochs, lr=lr, lr_by_activation=lr_by_activation, batch_size=batch_size,
-                    n_images=n_images, noise_std=noise_std, n_samples=n_samples, ig_steps=ig_steps, device=device))
+P = book.parameters(globals())
 all_records = run_points(points_from_params(P), P["cache_dir"])
 records, dropped = split_capped(all_records)
 report.markdown(report.dropped_note(dropped, len(all_records), P["accuracy_cap"]))

@@ -36,8 +36,11 @@ weight_decays = [0.0, 0.001]
 accuracy_cap = 0.9
 max_epochs = 30
 lr = 1e-3
+lr_gamma = 1.0
 lr_by_activation = {}
 batch_size = 256
+image_size = None
+augment = False
 n_images = 100
 device = "auto"
 
@@ -48,11 +51,7 @@ import pandas as pd
 from spectral_lib import book, report
 from spectral_lib.experiments import ablation_param_sets, points_from_params, run_points, split_capped
 
-P = book.setup(dict(profile=profile, cache_dir=cache_dir, dataset=dataset, activations=activations, seeds=seeds,
-                    depths=depths, skip_bn=skip_bn, image_sizes=image_sizes, train_noise_stds=train_noise_stds,
-                    train_blur_sigmas=train_blur_sigmas, weight_decays=weight_decays, accuracy_cap=accuracy_cap,
-                    max_epochs=max_epochs, lr=lr, lr_by_activation=lr_by_activation, batch_size=batch_size,
-                    n_images=n_images, device=device))
+P = book.parameters(globals())
 rows, all_dropped, n_all = [], [], 0
 for axis, value, params in ablation_param_sets(P):  # (axis, value, parameters) per grid
     kept, dropped = split_capped(run_points(points_from_params(params), P["cache_dir"]))

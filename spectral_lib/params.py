@@ -76,6 +76,15 @@ def _activation(name, v):
         raise ParameterError(f"parameter {name!r} = {v!r} is invalid: {e}") from None
 
 
+def _method_spec(name, v):
+    from .experiments import parse_method_spec  # "lowpass_grad:0.25": a method of METHODS with its one parameter
+
+    try:
+        parse_method_spec(v)
+    except (ValueError, TypeError) as e:
+        raise ParameterError(f"parameter {name!r} = {v!r} is invalid: {e}") from None
+
+
 def _choice(choices):
     def inner(name, v):
         if v not in choices:
@@ -127,7 +136,7 @@ RULES = {
     "noise_std": _nonneg_num,
     "n_samples": _pos_int,
     "ig_steps": _pos_int,
-    "methods": _list_of(_choice(tuple(METHODS)), "explanation methods"),
+    "methods": _list_of(_method_spec, f"explanation methods ({', '.join(METHODS)}, or 'name:value')"),
     "betas": _list_of(_pos_num, "positive betas"),
     "depths": _list_of(_pos_int, "positive depths"),
     "image_sizes": _list_of(_pos_int, "image sizes in pixels"),
