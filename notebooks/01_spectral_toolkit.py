@@ -59,7 +59,7 @@ noise_std = 0.1
 n_samples = 64
 device = "auto"
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -78,7 +78,7 @@ P = book.parameters(globals())
 # $\lfloor\sqrt{f_y^2 + f_x^2}\rfloor$; white noise has a flat spectrum; a Gaussian blob's spectrum is a Gaussian whose
 # width shrinks as the blob widens. EF orders them accordingly.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Synthetic maps with known spectra (left) and their radial power spectra (right).", "name": "fig-synthetic"}}
 H = W = 32
 maps = {
     "cosine (3, 4)": synthetic.sinusoid(H, W, 3, 4),
@@ -100,7 +100,9 @@ for ax, (name, m) in zip(axes, maps.items()):
     ax.imshow(m, cmap="inferno"); ax.set_title(name, fontsize=8); ax.axis("off")
 plot_profiles({k: prof[i] for i, k in enumerate(maps)}, ax=axes[-1], title="radial power spectra")
 fig.tight_layout(); plt.show()
-table.round(3)
+
+# %% tags=["hide-input"]
+report.save_table(table, "synthetic_maps").round(3)
 
 # %% tags=["hide-input"]
 def ranking(col):
@@ -127,6 +129,8 @@ report.markdown(
 # %% tags=["hide-input"]
 records, dropped = split_capped(run_points(points_from_params(P), P["cache_dir"]))
 report.markdown(report.dropped_note(dropped, len(records) + len(dropped), P["accuracy_cap"]))
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "VanillaGrad and SmoothGrad maps of two test digits, for the ReLU network and the SP network trained under the same accuracy cap.", "name": "fig-vg-sg"}}
 rows, titles = [], []
 for rec in records:
     for i in range(2):
@@ -141,7 +145,7 @@ summary = pd.DataFrame([
      "EF nyquist": float(r["ef_nyquist"][m].nanmean()), "gap |dEF| x1e5": float(r["gap_ef"][m].mean() * 1e5)}
     for r in records for m in ("vanilla_grad", "smooth_grad")
 ])
-summary.round(3)
+report.save_table(summary, "vg_vs_sg").round(3)
 
 # %% tags=["hide-input"]
 def verdict(col):
@@ -160,7 +164,7 @@ def verdict(col):
 report.markdown("**This run.**\n\n" + "\n".join(verdict(c) for c in ["EF paper x1e5", "EF nyquist"]))
 
 # %% [markdown]
-# **What it shows.** The verdicts above state, for this run, whether SmoothGrad lowers the ReLU network's EF (it
+# **What it shows.** {numref}`fig-vg-sg` shows the maps; the verdicts above state, for this run, whether SmoothGrad lowers the ReLU network's EF (it
 # smooths the map by explaining a surrogate, the network averaged over noise; the difference $|\Delta\mathrm{EF}|$ is
 # the explanation gap) and whether the SP network's own VanillaGrad is simpler than ReLU's without any surrogate, the
 # paper's point.
@@ -169,3 +173,30 @@ report.markdown("**This run.**\n\n" + "\n".join(verdict(c) for c in ["EF paper x
 # digits. With rank-normalised maps the zero frequency carries most of the power and is the same for every map, so
 # the paper-definition EF is a small difference of large numbers and varies from image to image; the Nyquist
 # variant leaves the zero frequency out. Chapter 4 measures both over the $\beta$ grid and three seeds.
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-01-noise
+#
+# Predict, then check: what is the Nyquist EF of white noise on a 32x32 map, and why is it not 0.25 (the middle of [0, 0.5])? Add `synthetic.white_noise(1, 64, 64)[0]` to the synthetic maps and rerun the first cells.
+# ```
+#
+# ```{solution} ex-01-noise
+# :class: dropdown
+#
+# White noise has a flat 2-D spectrum, so each radial bin's *average* power is the same, and the Nyquist EF is the plain mean of $r/\min(H, W)$ over the bins $r \ge 1$, corner bins included. Those run up to $\sqrt 2/2$, so the mean is above 0.25 (about 0.37-0.40 at these sizes) and barely changes with the size.
+# ```
+#
+# ```{exercise}
+# :label: ex-01-sg
+#
+# Rerun the chapter with `--param n_samples=8` and then `n_samples=256` (SmoothGrad's number of noisy copies). Predict the direction in which the ReLU network's SmoothGrad EF moves, then check the verdict sentence.
+# ```
+#
+# ```{solution} ex-01-sg
+# :class: dropdown
+#
+# More noisy copies average out more of the gradient's high-frequency variation, so SmoothGrad's EF falls towards that of the smoothed surrogate as `n_samples` grows; with 8 copies the Monte-Carlo noise itself adds high frequencies and EF stays closer to VanillaGrad's.
+# ```

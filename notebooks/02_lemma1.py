@@ -11,9 +11,20 @@
 # %% [markdown]
 # # Lemma 1: smoothing ReLU lightens the tail of the power spectrum
 #
-# **Claim** {cite}`mehrpanah2025complexity`. Convolving ReLU with a Gaussian gives an activation, and networks built
-# from it, whose power spectrum has a lighter high-frequency tail than ReLU's. SoftPlus with parameter $\beta$,
-# SP($\beta$), approximates that smoothing, and $\beta \to \infty$ recovers ReLU:
+# **Claim** {cite}`mehrpanah2025complexity`.
+#
+# ```{prf:lemma} Smoothing lightens the spectral tail (informal)
+# :label: lem-lemma1
+#
+# Replacing every ReLU of a network by ReLU convolved with a Gaussian of variance $\sigma^2$ multiplies the
+# activation's power spectrum by $e^{-\sigma^2\omega^2}$, so the smoothed network's power spectrum has a lighter
+# high-frequency tail than the ReLU network's. SoftPlus SP($\beta$) approximates this smoothing, with
+# $\beta \to \infty$ recovering ReLU (Eq. {eq}`eq-sp`).
+# ```
+#
+# *This statement is our paraphrase.* The paper's exact assumptions and constants were not in any copy of the
+# paper we could read (see the paper-numbers page); the formulas below are standard Fourier analysis, checked
+# numerically in this chapter. SoftPlus with parameter $\beta$ and the Gaussian smoothing of ReLU are:
 #
 # $$
 # \mathrm{SP}_\beta(x) = \frac{1}{\beta} \ln\left(1 + e^{\beta x}\right), \qquad
@@ -35,7 +46,7 @@
 # match $\sigma$ to $\beta$ by equating the variances of the two densities, $\sigma = \pi / (\sqrt{3}\beta)$
 # (`spectral_lib.activations.beta_to_sigma`).
 #
-# **Setup.** We check the formulas numerically: the activations' shapes, their FFT-measured power spectra against
+# **Setup.** We check Lemma {prf:ref}`lem-lemma1` and the formulas numerically: the activations' shapes, their FFT-measured power spectra against
 # Eq. {eq}`eq-sp-spectrum`, the tail mass as a function of $\beta$, and the spectra of small random networks built
 # from each activation.
 
@@ -45,7 +56,7 @@ betas = [0.3, 1.0, 3.0, 10.0]
 width = 256
 n_lines = 16
 
-# %%
+# %% tags=["hide-input"]
 import math
 
 import matplotlib.pyplot as plt
@@ -68,7 +79,7 @@ betas = sorted(P["betas"])
 # SP($\beta$) lies above ReLU by at most $\ln 2 / \beta$ (at $x = 0$); the Gaussian smoothing with the matched
 # $\sigma$ is nearly indistinguishable from it.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "SP(beta) against ReLU, with the Gaussian smoothing at the matched sigma dotted (left), and their distance to ReLU (right).", "name": "fig-activations"}}
 x = torch.linspace(-4, 4, 801, dtype=torch.float64)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 axes[0].plot(x, torch.relu(x), "k", lw=2, label="ReLU")
@@ -84,6 +95,8 @@ for b in betas:
 axes[0].set_title("activations (dotted: Gaussian smoothing, matched sigma)", fontsize=9); axes[0].legend(fontsize=7)
 axes[1].set_title("distance to ReLU", fontsize=9); axes[1].legend(fontsize=7)
 fig.tight_layout(); plt.show()
+
+# %% tags=["hide-input"]
 pd.DataFrame(rows).round(4)
 
 # %% [markdown]
@@ -92,7 +105,7 @@ pd.DataFrame(rows).round(4)
 # Measured: the activation sampled on $[-100, 100)$, times a Gaussian window, FFT
 # (`spectral_lib.theory.measure_power_1d`). Solid lines are measurements, dashed lines Eq. {eq}`eq-sp-spectrum`.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Measured power spectra of ReLU and SP(beta) (solid) against Eq. (eq-sp-spectrum) (dashed).", "name": "fig-lemma1-spectra"}}
 fig, ax = plt.subplots(figsize=(6, 4))
 omega, p_relu = measure_power_1d(torch.nn.ReLU())
 keep = (omega > 0.5) & (omega < 60)
@@ -115,8 +128,10 @@ ax.set_ylim(1e-24, 1e3)
 ax.set_xlabel(r"$\omega$ (radians per unit input)"); ax.set_ylabel("power"); ax.legend(fontsize=7)
 ax.set_title("power spectra of the activations (dashed: analytic)", fontsize=9)
 plt.show()
+
+# %% tags=["hide-input"]
 mass = pd.DataFrame(mass_rows)
-mass
+report.save_table(mass, "activation_tail_mass")
 
 # %% [markdown]
 # ## Small networks built from them
@@ -126,7 +141,7 @@ mass
 # average the measured spectra of several random networks (different seeds) per activation and fit the log-log
 # slope of the tail over a fixed band.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Mean power spectra of random one-hidden-layer networks built from each activation.", "name": "fig-random-nets"}}
 fig, ax = plt.subplots(figsize=(6, 4))
 slope_rows = []
 band = (2.0, 20.0)
@@ -148,8 +163,10 @@ ax.set_ylim(1e-24, None); ax.legend(fontsize=7)
 ax.set_xlabel(r"$\omega$"); ax.set_ylabel("power")
 ax.set_title(f"random 1-hidden-layer networks (width {P['width']}), mean of {P['n_lines']}", fontsize=9)
 plt.show()
+
+# %% tags=["hide-input"]
 slopes = pd.DataFrame(slope_rows)
-slopes
+report.save_table(slopes, "random_network_tails")
 
 # %% tags=["hide-input"]
 relu_band = (omega > 2) & (omega < 20)
@@ -171,7 +188,8 @@ report.markdown(
     f"{net_mass['ReLU']:.1e} for ReLU and {'grows monotonically with beta, staying below ReLU' if mono_net else 'is not monotone in beta'}.")
 
 # %% [markdown]
-# **What it shows.** Lemma 1 predicts what the sentence above measures: ReLU's spectrum decays as a power law,
+# **What it shows.** Lemma {prf:ref}`lem-lemma1` predicts what {numref}`fig-lemma1-spectra` and the sentence
+# above measure: ReLU's spectrum decays as a power law,
 # $\omega^{-4}$, while the SP spectra bend down exponentially, sooner for smaller $\beta$ (until they reach the
 # numerical floor of double precision), so the tail mass above a fixed frequency falls as $\beta$ decreases, for the
 # activation and for networks built from it.
@@ -179,3 +197,30 @@ report.markdown(
 # **Compared with the paper.** This is Lemma 1's statement, checked with exact formulas rather than only the
 # qualitative figure; the measured and analytic curves agree to within the documented window bias (a few percent at
 # $\beta = 1$, vanishing as $\beta$ grows).
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-02-match
+#
+# Using Eq. {eq}`eq-sp-spectrum`, find the $\beta$ for which SP($\beta$)'s spectrum and the matched Gaussian's cross at $\omega = 10$. Then rerun the chapter with `--param "betas=[0.5, 5.0, 50.0]"` and compare the tail masses with your prediction.
+# ```
+#
+# ```{solution} ex-02-match
+# :class: dropdown
+#
+# The ratio of the two is $(\pi\omega/\beta)^2/\sinh^2(\pi\omega/\beta) \cdot e^{\sigma^2\omega^2}$ with $\sigma = \pi/(\sqrt 3 \beta)$; the Gaussian's tail ($e^{-\sigma^2\omega^2}$) eventually falls faster than SoftPlus's ($e^{-2\pi\omega/\beta}$), so above some $\omega$ SoftPlus has the heavier tail. Compare the two tail-mass columns of the table: if the prediction holds, SP's exceeds the Gaussian's at the same $\beta$.
+# ```
+#
+# ```{exercise}
+# :label: ex-02-width
+#
+# Does the tail of a random network depend on its width? Rerun with `--param width=16` and `--param width=1024` and predict the change of the slope before you look.
+# ```
+#
+# ```{solution} ex-02-width
+# :class: dropdown
+#
+# A one-hidden-layer network is a sum of shifted, scaled copies of its activation, so its tail has the activation's shape whatever the width; the width only changes the constant and the averaging noise.
+# ```

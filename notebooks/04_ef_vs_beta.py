@@ -11,9 +11,10 @@
 # %% [markdown]
 # # EF vs β: smoother activations, simpler explanations
 #
-# **Claim** {cite}`mehrpanah2025complexity`. Training the same architecture with SP($\beta$) instead of ReLU lowers
-# the EF of the network's *own* VanillaGrad, more so the lower $\beta$, at some cost in accuracy; the explanation
-# stays faithful (it is the model's own gradient, explanation gap zero).
+# **Claim** {cite}`mehrpanah2025complexity`. By Lemma {prf:ref}`lem-lemma1` and Theorem {prf:ref}`thm-theorem1`,
+# training the same architecture with SP($\beta$) instead of ReLU lowers the EF of the network's *own* VanillaGrad,
+# more so the lower $\beta$, at some cost in accuracy; the explanation stays faithful (it is the model's own
+# gradient, explanation gap zero).
 #
 # **Setup, as the authors run it.** One network per activation and seed: the paper's simple CNN (bias-free 3x3
 # convolutions, max-pooling), the paper's plain SoftPlus SP($\beta$) (`sp:β`, `nn.Softplus(beta)`), Adam,
@@ -64,10 +65,11 @@ records, dropped = split_capped(all_records)
 # %% tags=["hide-input"]
 train = report.training_table(all_records)
 report.markdown(report.dropped_note(dropped, len(all_records), P["accuracy_cap"]))
+report.save_table(train, "training")
 train.groupby("activation", sort=False).agg(
     {"lr": "first", "cap reached": "mean", "epochs": "mean", "test acc": "mean", "seconds": "mean"}).round(3)
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy at the checkpoint (cap dotted) and epochs to the cap, per beta; ReLU on the right.", "name": "fig-cap"}}
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
 acc = records_to_frame(all_records, "ef")[["beta", "seed", "test_accuracy", "epochs"]].drop_duplicates()
 plot_ef_vs_beta(acc.assign(ef=acc["test_accuracy"]), "ef", ax=ax[0], ylabel="test accuracy at the checkpoint")
@@ -83,7 +85,7 @@ fig.tight_layout(); plt.show()
 # Mean over images per network, then mean $\pm$ standard deviation over seeds (kept networks only). Left: the
 # paper's definition (Eq. {eq}`eq-ef`, $\times 10^5$); right: our Nyquist variant in cycles per pixel.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "VanillaGrad and SmoothGrad EF against beta (mean and standard deviation over seeds): the paper's definition (left), the Nyquist variant (right).", "name": "fig-ef-vs-beta"}}
 ef = records_to_frame(records, "ef", 1e5)
 efn = records_to_frame(records, "ef_nyquist")
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -112,7 +114,7 @@ report.markdown(
     f"{table.loc[smoothest, 'EF x1e5 mean']:.2f} x1e-5 against {relu:.2f} x1e-5 for ReLU "
     f"({table.loc[smoothest, 'EF x1e5 mean'] / relu:.2f} times ReLU's). "
     f"{report.nan_count(records)} per-image EF values were NaN (constant maps) and are skipped in the means.")
-table.drop(columns=["beta"]).round(4)
+report.save_table(table.drop(columns=["beta"]), "ef_vs_beta").round(4)
 
 # %% [markdown]
 # ## Radial spectra, overlaid
@@ -120,7 +122,7 @@ table.drop(columns=["beta"]).round(4)
 # Mean radial power spectrum of the VanillaGrad maps (rank-normalised, zero frequency omitted, normalised to sum 1),
 # one curve per $\beta$: lower $\beta$ should give a lighter tail.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Mean radial power spectra of the VanillaGrad and SmoothGrad maps, one curve per beta.", "name": "fig-spectra-beta"}}
 colors = beta_colors([r["beta"] for r in records])
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 for ax, method in zip(axes, ["vanilla_grad", "smooth_grad"]):
@@ -131,7 +133,7 @@ for ax, method in zip(axes, ["vanilla_grad", "smooth_grad"]):
     plot_profiles(profiles, ax=ax, colors={beta_label(b): c for b, c in colors.items()}, title=method)
 fig.tight_layout(); plt.show()
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "VanillaGrad maps of two test digits, one network per beta (seed 0), smoothest left.", "name": "fig-maps-beta"}}
 seed0 = sorted([r for r in records if r["seed"] == P["seeds"][0]], key=lambda r: r["beta"])
 if seed0:
     rows = [[seed0[0]["images"][i, 0]] + [r["examples"]["vanilla_grad"][i] for r in seed0] for i in range(2)]
@@ -167,10 +169,10 @@ if len(centred):
         f"**This run.** Mean VanillaGrad EF x1e5 of the centred networks against the paper's SP at the same "
         f"$\\beta$: {words or 'no common beta'}. With the centred variant (and ReLU), the per-$\\beta$ Spearman "
         f"correlation is {corr_c['per_beta']:+.2f} against {corr['per_beta']:+.2f} with the paper's SP.")
-both.drop(columns=["beta"]).round(3)
+report.save_table(both.drop(columns=["beta"]), "centred_vs_paper_sp").round(3)
 
 # %% [markdown]
-# **What it shows.** The sentences above are computed from this run: a positive rank correlation between $\beta$
+# **What it shows.** {numref}`fig-ef-vs-beta` and the sentences above are computed from this run: a positive rank correlation between $\beta$
 # and VanillaGrad EF is the paper's finding (smoother activation, simpler explanation); +1 means the mean EF is
 # monotone in $\beta$. The training table shows the cap at work: every kept network stops at the first epoch end
 # past the same cap, the smoother ones after more epochs.
@@ -179,3 +181,30 @@ both.drop(columns=["beta"]).round(3)
 # own text):* EF increases monotonically with $\beta$ on CIFAR-10, Fashion-MNIST and Imagenette; on the Imagenette
 # CNN, VanillaGrad EF is .390 for ReLU and .202 for SP(0.9) (ratio 0.52; see the gap chapter). Our maps are 28x28, theirs 224x224: only the ordering and the
 # ratios compare. The `paper` profile runs this chapter on the paper's datasets, $\beta$ grid and cap.
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-04-cap
+#
+# Remove the accuracy cap (`--param accuracy_cap=null --param max_epochs=10`) and predict how the EF-vs-$\beta$ correlation changes before you run it.
+# ```
+#
+# ```{solution} ex-04-cap
+# :class: dropdown
+#
+# Without the cap every network trains the same number of epochs. ReLU networks then train far past the accuracy of the smooth ones, and EF also changes with training length, so the comparison mixes the activation's effect with the accuracy's: the correlation may rise or fall, which is why the paper compares at equal accuracy.
+# ```
+#
+# ```{exercise}
+# :label: ex-04-centred
+#
+# Predict the EF of the centred SPc(0.3) network relative to SP(0.3) and ReLU, then check the ablation section. What does centring change in the network, given that it does not change the activation's derivative?
+# ```
+#
+# ```{solution} ex-04-centred
+# :class: dropdown
+#
+# Centring removes the large positive offset $\ln 2/\beta$, so the bias-free network's pre-activations sit near zero, where SoftPlus bends most; the trained network ends up in a different regime and its gradients can be as rough as ReLU's. The activation's derivative is the same, the network it trains into is not.
+# ```

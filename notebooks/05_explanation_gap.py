@@ -81,7 +81,7 @@ report.markdown(report.dropped_note(dropped, len(all_records), P["accuracy_cap"]
 
 # %% tags=["hide-input"]
 ef_tab = gap_table(records, "ef", 1e5)
-ef_tab.round(3)
+report.save_table(ef_tab, "ef_per_method").round(3)
 
 # %% [markdown]
 # ## Explanation gap ΔEF (×1e5), the paper's arithmetic
@@ -91,7 +91,7 @@ ef_tab.round(3)
 
 # %% tags=["hide-input"]
 gap_tab = paper_gap_table(records, "ef", 1e5)
-gap_tab.round(3)
+report.save_table(gap_tab, "gap_paper_arithmetic").round(3)
 
 # %% [markdown]
 # A second, labelled column that we find useful: the mean of the *per-image* absolute differences,
@@ -99,7 +99,7 @@ gap_tab.round(3)
 # another's decrease (always at least the paper's gap):
 
 # %% tags=["hide-input"]
-gap_table(records, "gap_ef", 1e5).round(3)
+report.save_table(gap_table(records, "gap_ef", 1e5), "gap_per_image_mean").round(3)
 
 # %% [markdown]
 # The same with the Nyquist EF (cycles per pixel, zero frequency left out), and the paper's formal gap, the squared
@@ -113,11 +113,11 @@ pd.concat({"EF nyquist": gap_table(records, "ef_nyquist", 1.0),
 # %% [markdown]
 # ## The trade-off, in one picture
 #
-# Each point is one (method, activation): horizontal, complexity (EF of the explanation); vertical, unfaithfulness
+# In {numref}`fig-gap-plane` each point is one (method, activation): horizontal, complexity (EF of the explanation); vertical, unfaithfulness
 # ($\Delta$EF against the model's own gradient). VanillaGrad sits on the horizontal axis for every network; moving
 # left along the axis by lowering $\beta$ costs no faithfulness, moving left by post-hoc smoothing climbs away from it.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The complexity-faithfulness plane: EF of each method's explanation against its gap to the model's own gradient, one line per method over the activations.", "name": "fig-gap-plane"}}
 fig, ax = plt.subplots(figsize=(7, 4.4))
 markers = dict(zip(ef_tab.index, "os^vDPX*<>hp"))
 for m in ef_tab.index:
@@ -186,7 +186,7 @@ for key, vals in paper.iterrows():
             row.update({f"ours {near} EF": ef_tab.loc[ours, near], f"ours {near} dEF": gap_tab.loc[ours, near]})
     rows.append(row)
 side = pd.DataFrame(rows).set_index("paper row")
-side.round(3)
+report.save_table(side, "beside_the_paper").round(3)
 
 # %% [markdown]
 # **What it shows.** The bullet points above are computed from this run. The two claims of the paper are (1) for
@@ -199,3 +199,30 @@ side.round(3)
 # 224x224 (R = 159); the paper-definition EF scales with 1/R and with the zero frequency's share, so only orderings
 # and ratios, not values, are comparable. In the third-party summary's table, SmoothGrad, GuidedBP and GradCAM have
 # gaps of .09-.10 for ReLU and at most .025 for SP(0.9); IntGrad and DeepLift below .01.
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-05-gbp
+#
+# The paper's GuidedBP row on an SP network is the plain logit gradient (captum hooks only `nn.ReLU`). Predict its gap against VanillaGrad if VanillaGrad also explained the logit instead of the log-softmax.
+# ```
+#
+# ```{solution} ex-05-gbp
+# :class: dropdown
+#
+# Exactly zero: both would be the same gradient. The small gap in our table is only the difference between the logit's and the log-softmax's gradient, which is why we show our generalised Guided Backprop beside it.
+# ```
+#
+# ```{exercise}
+# :label: ex-05-noise
+#
+# Rerun with `--param noise_std=0.5`. Which row moves, in which direction, and what happens to its gap?
+# ```
+#
+# ```{solution} ex-05-noise
+# :class: dropdown
+#
+# Only SmoothGrad depends on the noise level. More noise means a smoother surrogate: lower EF and a larger gap against the model's own gradient, for ReLU and SP networks alike.
+# ```

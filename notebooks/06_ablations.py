@@ -73,9 +73,9 @@ sp = [a for a in df["activation"].unique() if a != "ReLU"]
 for a in sp:
     wide[("SP / ReLU", f"EF x1e5 {a}")] = wide[("EF x1e5", a)] / wide[("EF x1e5", "ReLU")]
     wide[("SP / ReLU", f"EF nyquist {a}")] = wide[("EF nyquist", a)] / wide[("EF nyquist", "ReLU")]
-wide.round(4)
+report.save_table(wide, "ablations").round(4)
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "VanillaGrad EF (Nyquist) of the ReLU and SP networks along each ablation axis.", "name": "fig-ablations"}}
 n_axes = df["axis"].nunique()
 fig, axs = plt.subplots(1, n_axes, figsize=(2.6 * n_axes, 3), sharey=True, squeeze=False)
 axs = axs[0]
@@ -87,6 +87,8 @@ for ax, (axis, sub) in zip(axs, df.groupby("axis", sort=False)):
     ax.set_title(axis, fontsize=9)
 axs[0].set_ylabel("VanillaGrad EF (Nyquist)"); axs[0].legend(fontsize=7)
 fig.tight_layout(); plt.show()
+
+# %% tags=["hide-input"]
 ratios = {c[1]: wide[c].dropna() for c in wide.columns if c[0] == "SP / ReLU"}
 parts = [f"{name}: below 1 in {int((r < 1).sum())} of {len(r)} settings (median ratio {r.median():.2f})"
          for name, r in ratios.items() if len(r)]
@@ -94,7 +96,7 @@ report.markdown("**This run.** The SP network's VanillaGrad EF relative to the R
                 + ("; ".join(parts) if parts else "no setting with both networks kept") + ".")
 
 # %% [markdown]
-# **What it shows.** The ratio columns and the sentence above answer the chapter's question for this profile: in
+# **What it shows.** The ratio columns, {numref}`fig-ablations` and the sentence above answer the chapter's question for this profile: in
 # how many architectural and training settings is the SP network's explanation simpler than the ReLU network's at
 # the same accuracy cap. Training with noise or blur is the data-side alternative to smoothing the activation; the
 # table shows how its effect compares.
@@ -103,3 +105,30 @@ report.markdown("**This run.** The SP network's VanillaGrad EF relative to the R
 # L2, noise and blur) and reports that the activation's effect persists, and (according to the third-party summary
 # quoted in the gap chapter) that depth barely changes the spectral decay. Our quick profile has one seed per cell,
 # so differences of a few percent are within seed-to-seed spread (see the EF-vs-$\beta$ chapter for that spread).
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-06-depth
+#
+# Predict whether the SP/ReLU EF ratio grows or shrinks with depth, then rerun with `--param "depths=[1, 2, 3, 4]"`.
+# ```
+#
+# ```{solution} ex-06-depth
+# :class: dropdown
+#
+# Each extra block composes more activations: for ReLU more kinks, for SP more smooth bends, so one expects the gap between them to persist or grow with depth; the ratio column of the depth rows measures it.
+# ```
+#
+# ```{exercise}
+# :label: ex-06-noise
+#
+# Training with Gaussian input noise is a data-side smoothing. Predict whether `train_noise_std=0.5` lowers the ReLU network's EF as much as SP(1) does, and check the table.
+# ```
+#
+# ```{solution} ex-06-noise
+# :class: dropdown
+#
+# Noise augmentation makes the network smoother around the data only in the directions and scale of the noise; compare the ReLU row with noise to the SP(1) row without noise in the EF columns.
+# ```

@@ -85,7 +85,57 @@ def _tag_injected_cell(nb) -> None:
             tags.append("hide-input")
 
 
-def execute_notebook(stem: str, params: dict, profile: str) -> float:
+TABLES = GEN / "tables"  # <stem>/<name>.csv, written by the chapters (spectral_lib.report.save_table)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (out.stdout.strip() or "unknown") + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _device() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(0)}"
+    except Exception:  # noqa: BLE001 - a report line must not fail the build
+        pass
+    return f"CPU: {_cpu_model()} ({os.cpu_count()} logical cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})"
+
+
+def reproduce_box(nb, stem: str, profile: str, overrides: dict) -> str:
+    """The "Reproduce this page" box of an executed chapter, filled from papermill's own metadata (parameters,
+    duration) and this machine's: the exact command, profile, parameters, wall time, device, versions, git commit,
+    and links to the executed notebook and the chapter's tables as CSV."""
+    pm_meta = nb.metadata.get("papermill", {})
+    params = pm_meta.get("parameters", {})
+    cmd = f"bash scripts/book.sh --profile {profile} --only {stem}"
+    cmd += "".join(f" --param '{k}={yaml.safe_dump(v, default_flow_style=True).strip()}'"
+                   for k, v in overrides.items())
+    duration = pm_meta.get("duration")
+    tables = sorted((TABLES / stem).glob("*.csv")) if (TABLES / stem).is_dir() else []
+    links = [f"{{download}}`executed notebook <{stem}.ipynb>`"]
+    links += [f"{{download}}`{t.stem}.csv <tables/{stem}/{t.name}>`" for t in tables]
+    params_yaml = yaml.safe_dump(params, default_flow_style=None, sort_keys=False, width=100).strip()
+    return "\n".join([
+        "````{admonition} Reproduce this page", ":class: tip",
+        f"**Command** (from a clone of the repository): `{cmd}`", "",
+        f"**Profile** `{profile}`; **wall time** {duration:.1f} s; **device** {_device()}." if duration is not None
+        else f"**Profile** `{profile}`; **device** {_device()}.", "",
+        f"**Versions** spectral_lib {_version('spectral_lib')}, torch {_version('torch')}, captum "
+        f"{_version('captum')}, papermill {_version('papermill')}; **git commit** {_git_commit()}.", "",
+        "**Downloads** " + " · ".join(links), "",
+        "**Parameters** (as papermill injected them):", "", "```yaml", params_yaml, "```", "````"])
+
+
+def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | None = None) -> float:
     """Run `notebooks/<stem>.py` with papermill into `book/_generated/<stem>.ipynb`; return wall time in s.
 
     The output is written to `<stem>.partial.ipynb` while running and renamed when done; on failure it is kept
@@ -104,9 +154,11 @@ def execute_notebook(stem: str, params: dict, profile: str) -> float:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     t0 = time.perf_counter()
     os.environ["SPECTRAL_LIB_CHAPTER"] = stem  # the kernel's book.parameters names the chapter in its errors
+    os.environ["SPECTRAL_LIB_TABLES"] = str(TABLES / stem)  # where report.save_table writes the chapter's CSVs
+    shutil.rmtree(TABLES / stem, ignore_errors=True)  # no stale tables from an earlier run
     try:
         pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3", cwd=str(ROOT),
-                            report_mode=False, progress_bar=False)
+                            report_mode=False, progress_bar=sys.stderr.isatty())
     except pm.PapermillExecutionError as e:
         os.replace(partial, GEN / f"{stem}.failed.ipynb")
         raise BuildError(f"{stem}: {e.ename}: {e.evalue} (cell {e.exec_count}; "
@@ -115,9 +167,11 @@ def execute_notebook(stem: str, params: dict, profile: str) -> float:
         raise BuildError(f"{stem}: {type(e).__name__}: {e}") from None
     finally:
         os.environ.pop("SPECTRAL_LIB_CHAPTER", None)
+        os.environ.pop("SPECTRAL_LIB_TABLES", None)
     wall = time.perf_counter() - t0
     nb = nbformat.read(partial, as_version=4)
     _tag_injected_cell(nb)
+    nb.cells.append(nbformat.v4.new_markdown_cell(reproduce_box(nb, stem, profile, overrides or {})))
     nb.metadata[META_KEY] = {"profile": profile, "wall_s": round(wall, 2), "status": "ok",
                              "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
     atomic_write(out, nbformat.writes(nb))
@@ -255,16 +309,18 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_execute:
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
             os.environ.pop("MPLBACKEND", None)  # kernels must use the inline backend, or figures are not embedded
-            for stem in selected:
+            overrides = parse_params(args.param or [])
+            for i, stem in enumerate(selected, 1):
                 params = plan[stem]
-                print(f"[{name}] {stem} {params}", flush=True)
+                print(f"[{name}] [{i}/{len(selected)}] {stem}: running ({time.perf_counter() - t0:.0f} s into the "
+                      f"build) with {params}", flush=True)
                 try:
-                    wall = execute_notebook(stem, params, name)
+                    wall = execute_notebook(stem, params, name, overrides)
                 except BuildError as e:
                     failures[stem] = str(e).split(": ", 1)[1]
                     write_run_report(stems, failures, name)
                     raise
-                print(f"[{name}] {stem}: ok in {wall:.1f} s", flush=True)
+                print(f"[{name}] [{i}/{len(selected)}] {stem}: ok in {wall:.1f} s", flush=True)
         write_run_report(stems, failures, name)
         if args.no_build:
             return 0

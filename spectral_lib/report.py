@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["spearman", "network_means", "ef_vs_beta_table", "ef_beta_correlation", "training_table",
+__all__ = ["save_table", "spearman", "network_means", "ef_vs_beta_table", "ef_beta_correlation", "training_table",
            "dropped_note", "markdown", "fmt", "nan_count", "describe_correlation"]
 
 
@@ -126,3 +126,21 @@ def markdown(text: str) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(text))
+
+
+def save_table(table, name: str):
+    """Save a chapter's table as ``<name>.csv`` for the book's downloads and return it (display it as usual).
+
+    Written atomically into ``$SPECTRAL_LIB_TABLES`` (set by the book command to the chapter's tables folder); when
+    that is unset (a notebook run by hand) nothing is written. ``name``: letters, digits, '-' and '_'."""
+    import os
+    import re
+
+    from .cache import atomic_write
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"name must be letters, digits, '-' or '_', got {name!r}")
+    folder = os.environ.get("SPECTRAL_LIB_TABLES")
+    if folder:
+        atomic_write(os.path.join(folder, f"{name}.csv"), table.to_csv())
+    return table

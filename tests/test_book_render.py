@@ -226,3 +226,49 @@ def test_param_overrides_are_yaml():
     assert build_book.parse_params(["n=3", "betas=[1, 2.5]", "name=abc"]) == {"n": 3, "betas": [1, 2.5], "name": "abc"}
     with pytest.raises(build_book.BuildError):
         build_book.parse_params(["novalue"])
+
+
+def test_theorems_exercises_figures_downloads_and_reproduce_box(browser_book):
+    """The reader's features render: Lemma 1 and Theorem 1 as theorem blocks (sphinx-proof), exercises with
+    dropdown solutions (sphinx-exercise), numbered figures with captions, the "Reproduce this page" box with the
+    executed notebook and the chapter's CSV tables downloadable (files present), and no code line wider than the
+    page's code block (it would be cut off or need scrolling)."""
+    html, pages = browser_book
+    problems = []
+    by_stem = {p.stem: p for p in pages}
+    for stem, kind in (("02_lemma1", "lemma"), ("03_theorem1", "theorem")):
+        if stem in by_stem and f'class="proof {kind} admonition"' not in by_stem[stem].read_text():
+            problems.append(f"{stem}: no rendered {kind} block")
+    for page in pages:
+        text, name = page.read_text(), page.stem
+        if name.startswith("0") and name != "00_render_check":
+            if 'class="exercise admonition"' not in text or 'class="solution dropdown admonition"' not in text:
+                problems.append(f"{name}: no exercise with a dropdown solution")
+            if "Reproduce this page" not in text:
+                problems.append(f"{name}: no 'Reproduce this page' box")
+            downloads = re.findall(r'href="([^"]*_downloads/[^"]+)"', text)
+            if not any(d.endswith(".ipynb") for d in downloads):
+                problems.append(f"{name}: executed notebook not downloadable")
+            problems += [f"{name}: download {d} missing" for d in downloads
+                         if not _local(urljoin(page.as_uri(), d)).is_file()]
+            if re.search(r'<figure[^>]*id="fig-', text) and not re.search(r'<span class="caption-number">Fig\. \d+', text):
+                problems.append(f"{name}: figure without a number")
+    csvs = [d for p in pages for d in re.findall(r'href="([^"]*_downloads/[^"]+\.csv)"', p.read_text())]
+    if not csvs:
+        problems.append("no chapter offers a CSV table")
+    numbered = sum(len(re.findall(r'<span class="caption-number">Fig\. \d+', p.read_text())) for p in pages)
+    if numbered == 0:
+        problems.append("no numbered figure in the book")
+    # code lines: the widest line of any code cell must fit in the rendered code block (measured in the browser)
+    page = by_stem.get("04_ef_vs_beta") or pages[-1]
+    probe = page.with_name(page.stem + "_probe.html")
+    probe.write_text(page.read_text().replace("</body>", """<script>
+window.addEventListener('load', () => { const cut = [...document.querySelectorAll('div.highlight pre')]
+  .filter(p => p.scrollWidth > p.clientWidth + 1).length; document.title = 'CUT=' + cut; });</script></body>"""))
+    dom, _ = chromium(probe.as_uri(), "--dump-dom")
+    m = re.search(r"<title>CUT=(\d+)</title>", dom)
+    if not m:
+        problems.append("code-width probe did not run")
+    elif int(m.group(1)):
+        problems.append(f"{page.stem}: {m.group(1)} code block(s) wider than the page")
+    assert not problems, "\n".join(problems)
