@@ -221,7 +221,21 @@ def _ablations(params: dict) -> list[dict]:
 
 # Chapters whose grid is not simply points_from_params(params): stem -> params -> list of param dicts. A chapter not
 # listed here is recognised by its parameters (pools -> Theorem 1 grids, depths + skip_bn -> ablation grids).
-PARAM_SETS: dict[str, Callable[[dict], list[dict]]] = {"03_theorem1": _theorem1, "06_ablations": _ablations}
+def _spatial(params: dict) -> list[dict]:
+    from .assumptions import spatial_param_sets
+
+    return spatial_param_sets(params)
+
+
+def _width_size(params: dict) -> list[dict]:
+    from .assumptions import width_size_param_sets
+
+    return width_size_param_sets(params)
+
+
+PARAM_SETS: dict[str, Callable[[dict], list[dict]]] = {"03_theorem1": _theorem1, "06_ablations": _ablations,
+                                                       "07_spatial_correlation": _spatial,
+                                                       "08_width_and_size": _width_size}
 
 
 def _extra_grids(params: dict) -> list[str]:
