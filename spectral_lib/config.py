@@ -233,9 +233,23 @@ def _width_size(params: dict) -> list[dict]:
     return width_size_param_sets(params)
 
 
+def _smooth_alternatives(params: dict) -> list[dict]:
+    from .alternatives import smooth_alternatives_param_sets
+
+    return smooth_alternatives_param_sets(params)
+
+
+def _spectral_penalty(params: dict) -> list[dict]:
+    from .alternatives import spectral_penalty_param_sets
+
+    return spectral_penalty_param_sets(params)
+
+
 PARAM_SETS: dict[str, Callable[[dict], list[dict]]] = {"03_theorem1": _theorem1, "06_ablations": _ablations,
                                                        "07_spatial_correlation": _spatial,
-                                                       "08_width_and_size": _width_size}
+                                                       "08_width_and_size": _width_size,
+                                                       "09_smooth_alternatives": _smooth_alternatives,
+                                                       "10_spectral_penalty": _spectral_penalty}
 
 
 def _extra_grids(params: dict) -> list[str]:
