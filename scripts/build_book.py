@@ -135,6 +135,37 @@ def reproduce_box(nb, stem: str, profile: str, overrides: dict) -> str:
         "**Parameters** (as papermill injected them):", "", "```yaml", params_yaml, "```", "````"])
 
 
+def run_key(stem: str, params: dict, profile: str) -> str:
+    """What an executed chapter depends on: its source, the parameters papermill injects, the profile name and every
+    source file of the library (hashed). The same key means re-executing would compute the same page, since every
+    computation is seeded and every result cached by configuration."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    h.update((NB_SRC / f"{stem}.py").read_bytes())
+    h.update(json.dumps({"params": params, "profile": profile}, sort_keys=True, default=str).encode())
+    for f in sorted((ROOT / "spectral_lib").rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".yaml", ".yml", ".json"):
+            h.update(f.relative_to(ROOT).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def up_to_date(stem: str, key: str) -> bool:
+    """Whether `book/_generated/<stem>.ipynb` is a successful run with this exact run key."""
+    import nbformat
+
+    path = GEN / f"{stem}.ipynb"
+    if not path.is_file():
+        return False
+    try:
+        meta = nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
+    except Exception:  # noqa: BLE001 - an unreadable output is simply re-executed
+        return False
+    return meta.get("status") == "ok" and meta.get("run_key") == key
+
+
 def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | None = None) -> float:
     """Run `notebooks/<stem>.py` with papermill into `book/_generated/<stem>.ipynb`; return wall time in s.
 
@@ -173,6 +204,7 @@ def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | No
     _tag_injected_cell(nb)
     nb.cells.append(nbformat.v4.new_markdown_cell(reproduce_box(nb, stem, profile, overrides or {})))
     nb.metadata[META_KEY] = {"profile": profile, "wall_s": round(wall, 2), "status": "ok",
+                             "run_key": run_key(stem, params, profile),
                              "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
     atomic_write(out, nbformat.writes(nb))
     partial.unlink(missing_ok=True)
@@ -293,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="only validate the profile (every chapter, every grid "
                                                          "point) and exit; runs nothing")
     ap.add_argument("--no-execute", action="store_true", help="do not run notebooks; build from existing outputs")
+    ap.add_argument("--force", action="store_true", help="re-execute chapters whose output is up to date (same "
+                                                         "source, parameters, profile and library code)")
     ap.add_argument("--no-build", action="store_true", help="run notebooks and write the report, skip the book")
     ap.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors (-W --keep-going)")
     ap.add_argument("--path-output", help="jupyter-book output folder (default: the repository root, i.e. _build/)")
@@ -314,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
                 params = plan[stem]
                 print(f"[{name}] [{i}/{len(selected)}] {stem}: running ({time.perf_counter() - t0:.0f} s into the "
                       f"build) with {params}", flush=True)
+                if not args.force and up_to_date(stem, run_key(stem, params, name)):
+                    print(f"[{name}] [{i}/{len(selected)}] {stem}: up to date (same source, parameters and library "
+                          f"code; --force re-executes)", flush=True)
+                    continue
                 try:
                     wall = execute_notebook(stem, params, name, overrides)
                 except BuildError as e:

@@ -272,3 +272,30 @@ window.addEventListener('load', () => { const cut = [...document.querySelectorAl
     elif int(m.group(1)):
         problems.append(f"{page.stem}: {m.group(1)} code block(s) wider than the page")
     assert not problems, "\n".join(problems)
+
+
+def test_run_key_follows_source_parameters_profile_and_library(tmp_path, monkeypatch):
+    """A chapter is re-executed exactly when something it depends on changed (warm rebuilds skip the rest)."""
+    import nbformat
+
+    stem = "02_lemma1"
+    k = build_book.run_key(stem, {"betas": [1.0]}, "quick")
+    assert k == build_book.run_key(stem, {"betas": [1.0]}, "quick")
+    assert k != build_book.run_key(stem, {"betas": [2.0]}, "quick")
+    assert k != build_book.run_key(stem, {"betas": [1.0]}, "tiny")
+    assert k != build_book.run_key("01_spectral_toolkit", {"betas": [1.0]}, "quick")
+    monkeypatch.setattr(build_book, "GEN", tmp_path)
+    assert not build_book.up_to_date(stem, k)  # no output yet
+    nb = nbformat.v4.new_notebook()
+    nb.metadata[build_book.META_KEY] = {"status": "ok", "run_key": k}
+    (tmp_path / f"{stem}.ipynb").write_text(nbformat.writes(nb))
+    assert build_book.up_to_date(stem, k) and not build_book.up_to_date(stem, "0" * 20)
+    # a change in any library source file changes the key
+    lib = tmp_path / "repo"
+    shutil.copytree(build_book.ROOT / "spectral_lib", lib / "spectral_lib")
+    shutil.copytree(build_book.NB_SRC, lib / "notebooks")
+    monkeypatch.setattr(build_book, "ROOT", lib)
+    monkeypatch.setattr(build_book, "NB_SRC", lib / "notebooks")
+    before = build_book.run_key(stem, {"betas": [1.0]}, "quick")
+    (lib / "spectral_lib" / "spectrum.py").write_text((lib / "spectral_lib" / "spectrum.py").read_text() + "\n# x\n")
+    assert build_book.run_key(stem, {"betas": [1.0]}, "quick") != before
