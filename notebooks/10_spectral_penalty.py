@@ -188,7 +188,7 @@ if len(pen) and len(sp):
                  f"training cost reaches an EF as low ("
                  + "; ".join(f"λ = {table.loc[s, 'penalty']:g}: EF {r['EF']:.2f} in {r['cost']:.1f} s, best SP "
                              f"within that budget: " + (f"{r['other setting']} {r['other EF']:.2f}"
-                                                        if r["other setting"] else "none")
+                                                        if isinstance(r["other setting"], str) else "none")
                              for s, r in cmp_p.iterrows()) + "); "
                  f"at {wins_s} of the {len(cmp_s)} SP settings no penalised network of at most the same cost reaches "
                  f"an EF as low. The (cost, EF) front, where nothing is both cheaper and simpler: "
