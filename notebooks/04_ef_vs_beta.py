@@ -143,9 +143,9 @@ if seed0:
 # %% [markdown]
 # ## An ablation: what centring SoftPlus does
 #
-# An earlier version of this companion trained the *centred* SoftPlus $\mathrm{SPc}_\beta(x) = \mathrm{SP}_\beta(x)
-# - \ln 2/\beta$ (spec `spc:β`), which the authors never used: same derivative, but no large positive offset, so it
-# trains easily without biases. It is not the paper's activation, and it is shown here under its own label,
+# An earlier version of this companion trained the *centred* SoftPlus
+# $\mathrm{SPc}_\beta(x) = \mathrm{SP}_\beta(x) - \ln 2/\beta$ (spec `spc:β`), which the authors never used: same
+# derivative, but no large positive offset, so it trains easily without biases. It is not the paper's activation, and it is shown here under its own label,
 # never averaged with SP. Same cap rule, same seeds.
 
 # %% tags=["hide-input"]
