@@ -402,3 +402,30 @@ report.markdown("**This run.**\n\n" + "\n".join(lines) if lines else
 # This chapter is therefore our test of a stated limitation, not a reproduction. One seed and three activations in
 # the quick profile give rank correlations over three networks, which can only take a few values; the paper profile
 # runs more activations and seeds on the same 28x28 digits (the permutation needs a dataset held in memory).
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-07-smooth
+#
+# Make spatial correlation a dial: rerun with `--param "conditions=['natural', 'permuted+smoothed:1', 'permuted']"`. Before running, predict where the smoothed condition's neighbour correlation and its Theorem 1 link fall between the other two.
+# ```
+#
+# ```{solution} ex-07-smooth
+# :class: dropdown
+#
+# Smoothing the permuted images with a Gaussian of one pixel restores much of the neighbour correlation (the inputs are again locally smooth, though not the original images), so one expects its measures to lie between natural and permuted, closer to natural as the width of the smoothing grows.
+# ```
+#
+# ```{exercise}
+# :label: ex-07-order
+#
+# Why does a permuted network's gradient look like noise in image order but not in array order? Predict the Nyquist EF of the un-permuted map of a network trained on *natural* images, permuted and un-permuted with the same permutation.
+# ```
+#
+# ```{solution} ex-07-order
+# :class: dropdown
+#
+# The network only ever sees the array: its gradient is smooth where the array's neighbours are, which after the permutation are scattered pixels of the image. For a natural network the permutation and its inverse cancel, so the map and its EF are unchanged: the spatial spectrum measures smoothness in the order the network reads the pixels.
+# ```

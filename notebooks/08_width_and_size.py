@@ -295,3 +295,30 @@ report.markdown("**This run.** " + " ".join(lines))
 # ours; the paper does not, as far as we could read, vary the width of its networks. One seed per cell: a ratio
 # that moves by a few percent between neighbouring widths or sizes is within the seed-to-seed spread shown in the
 # EF-vs-β chapter.
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-08-width
+#
+# Extend the width study with `--param "width_mults=[0.25, 0.5, 1, 2, 4]"` (slower: the widest networks dominate). Predict whether the SP/ReLU EF ratio keeps falling, flattens or turns back.
+# ```
+#
+# ```{solution} ex-08-width
+# :class: dropdown
+#
+# In the infinite-width limit the network's function approaches its kernel regime, where the activation's spectrum (Lemma {prf:ref}`lem-lemma1`) governs the network's; one therefore expects the ratio to keep the sign of its trend and to flatten, rather than to turn back above 1.
+# ```
+#
+# ```{exercise}
+# :label: ex-08-size
+#
+# The paper's EF falls roughly as a power of the number of radial bins R. Predict the paper-definition EF of white noise at 28 and at 56 pixels from the EF formula, then compute it with `expected_frequency(white_noise)`.
+# ```
+#
+# ```{solution} ex-08-size
+# :class: dropdown
+#
+# For rank-normalised maps the zero-frequency bin holds most of the power and its share grows with the number of pixels, while the weights $f_r / R$ shrink as $1/R$: EF falls faster than $1/R$, which is why only orderings, never values, compare across sizes.
+# ```
