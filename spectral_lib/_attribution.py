@@ -77,3 +77,22 @@ def _log_softmax_grad(model: nn.Module, x: torch.Tensor, target, *, resolve: boo
     selected = logp.gather(1, target[:, None]).sum()
     (grad,) = torch.autograd.grad(selected, x)
     return grad
+
+
+@contextlib.contextmanager
+def hooked(modules, register) -> Iterator[None]:
+    """While active, ``register(m)`` (returning a hook handle) is applied to each module of ``modules``; in-place
+    modules run out of place meanwhile (hooks need their input). Handles removed and flags restored on exit."""
+    handles, inplace = [], []
+    try:
+        for m in modules:
+            if getattr(m, "inplace", False):
+                inplace.append(m)
+                m.inplace = False
+            handles.append(register(m))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+        for m in inplace:
+            m.inplace = True

@@ -59,7 +59,7 @@ from torch import nn
 
 from ._checks import check_choice, check_nonnegative_finite, check_positive_int, check_tensor
 from .activations import ACTIVATION_TYPES
-from ._attribution import _check_inputs, _eval_mode, _log_softmax_grad, _resolve_target, predict
+from ._attribution import _check_inputs, _eval_mode, _log_softmax_grad, _resolve_target, hooked, predict
 from .explain_captum import (PAPER_ROWS, _register_sp_with_captum, authors_cam_layer, captum_deeplift, captum_guided_backprop, captum_guided_grad_cam,
                              captum_integrated_gradients)
 from .maps import rank_normalize, to_map
@@ -242,22 +242,11 @@ def _guided_hooks(model: nn.Module, rule: str = "generalised") -> Iterator[None]
     """Clamp at zero the input gradient of every activation module (``rule="generalised"``) or of every ``nn.ReLU``
     module only (``rule="captum"``, captum's GuidedBackprop; a model without one is left unguided)."""
     types = ACTIVATION_TYPES if rule == "generalised" else (nn.ReLU,)
-    handles, inplace = [], []
-    for m in model.modules():
-        if isinstance(m, types):
-            if getattr(m, "inplace", False):
-                inplace.append(m)
-                m.inplace = False
-            handles.append(m.register_full_backward_hook(lambda _m, gin, _gout: (F.relu(gin[0]),)))
-    if not handles and rule == "generalised":
+    modules = [m for m in model.modules() if isinstance(m, types)]
+    if not modules and rule == "generalised":
         raise ValueError("guided_backprop found no activation module in the model (functional activations?)")
-    try:
+    with hooked(modules, lambda m: m.register_full_backward_hook(lambda _m, gin, _gout: (F.relu(gin[0]),))):
         yield
-    finally:
-        for h in handles:
-            h.remove()
-        for m in inplace:
-            m.inplace = True
 
 
 def guided_backprop(model: nn.Module, x: torch.Tensor, target=None, *, rule: str = "generalised") -> torch.Tensor:

@@ -22,6 +22,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from ._attribution import hooked
 from ._checks import check_nonnegative_finite, check_positive_finite, check_tensor
 from .activations import ACTIVATION_TYPES
 
@@ -81,19 +82,8 @@ def _beta_smooth_hooks(relus: list[nn.ReLU], beta: float) -> Iterator[None]:
     def hook(_m: nn.Module, args: tuple, _out: torch.Tensor) -> torch.Tensor:
         return _BetaSmoothReLU.apply(args[0], beta)
 
-    handles, inplace = [], []
-    try:
-        for m in relus:
-            if m.inplace:
-                inplace.append(m)
-                m.inplace = False
-            handles.append(m.register_forward_hook(hook))
+    with hooked(relus, lambda m: m.register_forward_hook(hook)):
         yield
-    finally:
-        for h in handles:
-            h.remove()
-        for m in inplace:
-            m.inplace = True
 
 
 def beta_smooth_grad(model: nn.Module, x: torch.Tensor, target=None, *, beta: float = 1.0) -> torch.Tensor:
