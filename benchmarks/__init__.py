@@ -2,7 +2,7 @@
 
 Every target is a *ratio* measured in one run on one machine (so that it means the same on a laptop and a server):
 
-* ``ef``: :func:`spectral_lib.spectrum.expected_frequency` (``definition="paper"``, radial profile included) on
+* ``ef``: :func:`spectral_lib.spectral.expected_frequency` (``definition="paper"``, radial profile included) on
   5,000 maps of 32x32 and 200 of 224x224, against (a) a per-image numpy implementation of the published computation
   (fft2, fftshift, integer radius, bincount mean, normalise, linspace weights, mean) and (b) bare ``torch.fft.fft2``
   of the same batch, the floor. Targets: >= 10x (a) at 32x32, >= 3x (a) at 224x224, <= 2x the time of (b).

@@ -10,7 +10,7 @@ IN_SHAPE = (3, 64, 64)
 def setup(n: int, seed: int = 0):
     """(model in eval mode, LogSoftmax-wrapped model for captum, x (n, 3, 64, 64), predicted targets (n,))."""
     from spectral_lib.explain import predict
-    from spectral_lib.models import build_model
+    from spectral_lib.nn import build_model
 
     torch.manual_seed(seed)
     model = build_model("simple_cnn", "relu", IN_SHAPE, 10).eval()

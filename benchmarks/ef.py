@@ -9,7 +9,7 @@ from .baselines import ef_paper_numpy
 
 
 def run(quick: bool = False) -> Section:
-    from spectral_lib.spectrum import expected_frequency
+    from spectral_lib.spectral import expected_frequency
 
     sec = Section("ef")
     sizes = [(500, 32), (20, 224)] if quick else [(5000, 32), (200, 224)]

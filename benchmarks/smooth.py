@@ -35,7 +35,8 @@ def _captum_on_noise(nt, x, t, noise, batch):
 def run(quick: bool = False) -> Section:
     from captum.attr import NoiseTunnel, Saliency
 
-    from spectral_lib.explain import _log_softmax_grad, smooth_grad
+    from spectral_lib.explain.core import _log_softmax_grad
+    from spectral_lib.explain import smooth_grad
 
     quiet_captum()
     sec = Section("smooth")

@@ -12,8 +12,8 @@ ACTIVATIONS = ("sp:0.5", "spc:0.5")
 
 
 def _trainer(activation: str, steps: int, batch: int = 256):
-    """A closure running ``steps`` Adam steps (the loop of spectral_lib.train.train) on fixed random batches."""
-    from spectral_lib.models import build_model
+    """A closure running ``steps`` Adam steps (the loop of spectral_lib.training.train) on fixed random batches."""
+    from spectral_lib.nn import build_model
 
     torch.manual_seed(0)
     model = build_model("simple_cnn", activation, (1, 28, 28), 10).train()

@@ -36,7 +36,7 @@
 # frequency dropped, $f_r = r / \min(H, W)$ in cycles per pixel and the true expectation
 # $\sum_{r \ge 1} f_r P(r) / \sum_{r \ge 1} P(r)$. Its range is $[1/\min(H, W), \approx 0.71]$: up to 0.5 (the
 # Nyquist frequency) along the axes, and up to $\sqrt 2 / 2$ in the corner bins beyond the inscribed circle, which
-# hold only diagonal frequencies. Both are `spectral_lib.spectrum.expected_frequency`.
+# hold only diagonal frequencies. Both are `spectral_lib.spectral.expected_frequency`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -64,12 +64,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from spectral_lib import book, report, synthetic
-from spectral_lib.experiments import points_from_params, run_points, split_capped
-from spectral_lib.plots import plot_profiles, show_maps
-from spectral_lib.spectrum import expected_frequency, radial_profile
+from spectral_lib import companion
+from spectral_lib.theory import synthetic
+from spectral_lib.companion.plots import plot_profiles, show_maps
+from spectral_lib.experiments import points_from_params, run_points, split_capped, verdicts
+from spectral_lib.spectral import expected_frequency, radial_profile
 
-P = book.parameters(globals())
+P = companion.parameters(globals())
 
 # %% [markdown]
 # ## Maps with known spectra
@@ -102,14 +103,14 @@ plot_profiles({k: prof[i] for i, k in enumerate(maps)}, ax=axes[-1], title="radi
 fig.tight_layout(); plt.show()
 
 # %% tags=["hide-input"]
-report.save_table(table, "synthetic_maps").round(3)
+companion.save_table(table, "synthetic_maps").round(3)
 
 # %% tags=["hide-input"]
 def ranking(col):
     order = table[col].sort_values(ascending=False)
     return ", ".join(f"{k} ({v:.3g})" for k, v in order.items())
 
-report.markdown(
+companion.markdown(
     f"The cosines land in bins {table.loc['cosine (3, 4)', 'peak bin (r > 0)']} ($\\sqrt{{3^2+4^2}}=5$) and "
     f"{table.loc['cosine (9, 12)', 'peak bin (r > 0)']} ($\\sqrt{{9^2+12^2}}=15$). From highest to lowest EF, "
     f"paper definition: {ranking('EF paper x1e5')}; Nyquist variant: {ranking('EF nyquist (cycles/px)')}. "
@@ -128,7 +129,7 @@ report.markdown(
 
 # %% tags=["hide-input"]
 records, dropped = split_capped(run_points(points_from_params(P), P["cache_dir"]))
-report.markdown(report.dropped_note(dropped, len(records) + len(dropped), P["accuracy_cap"]))
+companion.markdown(verdicts.dropped_note(dropped, len(records) + len(dropped), P["accuracy_cap"]))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "VanillaGrad and SmoothGrad maps of two test digits, for the ReLU network and the SP network trained under the same accuracy cap.", "name": "fig-vg-sg"}}
 rows, titles = [], []
@@ -145,7 +146,7 @@ summary = pd.DataFrame([
      "EF nyquist": float(r["ef_nyquist"][m].nanmean()), "gap |dEF| x1e5": float(r["gap_ef"][m].mean() * 1e5)}
     for r in records for m in ("vanilla_grad", "smooth_grad")
 ])
-report.save_table(summary, "vg_vs_sg").round(3)
+companion.save_table(summary, "vg_vs_sg").round(3)
 
 # %% tags=["hide-input"]
 def verdict(col):
@@ -161,7 +162,7 @@ def verdict(col):
         parts.append(f"{a}'s own VanillaGrad EF is {'below' if v < relu_vg else 'above'} ReLU's ({v:.3f})")
     return f"* {col}: " + "; ".join(parts) + "."
 
-report.markdown("**This run.**\n\n" + "\n".join(verdict(c) for c in ["EF paper x1e5", "EF nyquist"]))
+companion.markdown("**This run.**\n\n" + "\n".join(verdict(c) for c in ["EF paper x1e5", "EF nyquist"]))
 
 # %% [markdown]
 # **What it shows.** {numref}`fig-vg-sg` shows the maps; the verdicts above state, for this run, whether SmoothGrad lowers the ReLU network's EF (it

@@ -44,7 +44,7 @@
 #
 # Both tails are exponential: lighter than any power law, and lighter the smaller $\beta$ (the larger $\sigma$). We
 # match $\sigma$ to $\beta$ by equating the variances of the two densities, $\sigma = \pi / (\sqrt{3}\beta)$
-# (`spectral_lib.activations.beta_to_sigma`).
+# (`spectral_lib.nn.beta_to_sigma`).
 #
 # **Setup.** We check Lemma {prf:ref}`lem-lemma1` and the formulas numerically: the activations' shapes, their FFT-measured power spectra against
 # Eq. {eq}`eq-sp-spectrum`, the tail mass as a function of $\beta$, and the spectra of small random networks built
@@ -60,17 +60,16 @@ n_lines = 16
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 
-from spectral_lib import book, report
-from spectral_lib.activations import SP, GaussianReLU, beta_to_sigma
-from spectral_lib.spectrum import tail_exponent
-from spectral_lib.theory import (gaussian_relu_power, measure_power_1d, random_mlp, relu_power, softplus_power,
+from spectral_lib import companion
+from spectral_lib.nn import beta_to_sigma, GaussianReLU, SP
+from spectral_lib.spectral import tail_exponent
+from spectral_lib.theory import (measure_power_1d, random_mlp, relu_power, softplus_power,
                                  tail_mass)
 
-P = book.parameters(globals())
+P = companion.parameters(globals())
 betas = sorted(P["betas"])
 
 # %% [markdown]
@@ -131,7 +130,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 mass = pd.DataFrame(mass_rows)
-report.save_table(mass, "activation_tail_mass")
+companion.save_table(mass, "activation_tail_mass")
 
 # %% [markdown]
 # ## Small networks built from them
@@ -166,7 +165,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 slopes = pd.DataFrame(slope_rows)
-report.save_table(slopes, "random_network_tails")
+companion.save_table(slopes, "random_network_tails")
 
 # %% tags=["hide-input"]
 relu_band = (omega > 2) & (omega < 20)
@@ -178,7 +177,7 @@ net_mass = slopes.set_index("network activation")[f"tail mass above omega={cutof
 mono_act = bool(sp_mass[col].is_monotonic_increasing)
 sp_nets = [f"SP({b:g})" for b in betas]
 mono_net = bool(net_mass[sp_nets].is_monotonic_increasing) and bool(net_mass[sp_nets].max() < net_mass["ReLU"])
-report.markdown(
+companion.markdown(
     f"**This run.** ReLU's measured spectrum has a log-log slope of {relu_slope:.2f} on $\\omega \\in [2, 20]$ "
     f"(analytic: $-4$) and stays within {100 * relu_err:.1f}% of Eq. {{eq}}`eq-sp-spectrum`'s ReLU limit there. "
     f"The activation's tail mass above $\\omega = {cutoff:g}$ is {sp_mass[col].iloc[0]:.1e} for "

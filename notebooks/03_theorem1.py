@@ -67,11 +67,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from spectral_lib import book, report
-from spectral_lib.experiments import points_from_params, run_points, split_capped, theorem1_param_sets
-from spectral_lib.plots import beta_colors
+from spectral_lib import companion
+from spectral_lib.companion.plots import beta_colors
+from spectral_lib.experiments import points_from_params, run_points, split_capped, stats, verdicts
+from spectral_lib.experiments.grids import theorem1_param_sets
 
-P = book.parameters(globals())
+P = companion.parameters(globals())
 rows, all_dropped, n_all = [], [], 0
 for params in theorem1_param_sets(P):  # one grid per pooling type
     kept, dropped = split_capped(run_points(points_from_params(params), P["cache_dir"]))
@@ -81,12 +82,12 @@ for params in theorem1_param_sets(P):  # one grid per pooling type
         rows.append({"pool": params["model_options"].get("pool", "max"), "activation": rec["activation"],
                      "beta": rec["beta"], "seed": rec["seed"], "test acc": rec["train"]["test_accuracy"],
                      **rec["theorem1"]})
-report.markdown(report.dropped_note(all_dropped, n_all, P["accuracy_cap"]))
+companion.markdown(verdicts.dropped_note(all_dropped, n_all, P["accuracy_cap"]))
 df = pd.DataFrame(rows, columns=["pool", "activation", "beta", "seed", "test acc", "line_tail_slope",
                                  "line_tail_mass", "grad_tail_slope", "grad_ef", "grad_ef_nyquist"])
 df = df.sort_values(["pool", "beta"])
 show = df.assign(**{"log10 line tail mass": np.log10(df["line_tail_mass"]), "grad EF x1e5": df["grad_ef"] * 1e5})
-report.save_table(show.drop(columns=["line_tail_mass", "grad_ef"]), "theorem1_networks").round(3)
+companion.save_table(show.drop(columns=["line_tail_mass", "grad_ef"]), "theorem1_networks").round(3)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Theorem 1's two sides per trained network: the line tail mass of the network against the spatial tail slope (left) and the Nyquist EF (right) of its VanillaGrad maps; circles max-pool, squares average-pool CNN.", "name": "fig-theorem1"}}
 colors = beta_colors(df["beta"].tolist())
@@ -107,10 +108,10 @@ fig.tight_layout(); plt.show()
 # %% tags=["hide-input"]
 corr = pd.DataFrame([
     {"pool": pool, "networks": len(sub),
-     "rank corr(beta, line tail mass)": report.spearman(sub["beta"], sub["line_tail_mass"]),
-     "rank corr(line tail mass, grad tail slope)": report.spearman(sub["line_tail_mass"], sub["grad_tail_slope"]),
-     "rank corr(line tail mass, grad EF)": report.spearman(sub["line_tail_mass"], sub["grad_ef"]),
-     "rank corr(line tail mass, grad EF nyquist)": report.spearman(sub["line_tail_mass"], sub["grad_ef_nyquist"])}
+     "rank corr(beta, line tail mass)": stats.spearman(sub["beta"], sub["line_tail_mass"]),
+     "rank corr(line tail mass, grad tail slope)": stats.spearman(sub["line_tail_mass"], sub["grad_tail_slope"]),
+     "rank corr(line tail mass, grad EF)": stats.spearman(sub["line_tail_mass"], sub["grad_ef"]),
+     "rank corr(line tail mass, grad EF nyquist)": stats.spearman(sub["line_tail_mass"], sub["grad_ef_nyquist"])}
     for pool, sub in df.groupby("pool")
 ], columns=["pool", "networks", "rank corr(beta, line tail mass)", "rank corr(line tail mass, grad tail slope)",
             "rank corr(line tail mass, grad EF)", "rank corr(line tail mass, grad EF nyquist)"]).set_index("pool")
@@ -121,12 +122,12 @@ for pool, row in corr.iterrows():
     lines.append(
         f"* **{pool}-pool CNN** ({int(row['networks'])} networks): the rank correlation between $\\beta$ and the "
         f"network's line tail mass is {row['rank corr(beta, line tail mass)']:+.2f} "
-        f"({report.describe_correlation(row['rank corr(beta, line tail mass)'])}), between line tail mass and the "
+        f"({stats.describe_correlation(row['rank corr(beta, line tail mass)'])}), between line tail mass and the "
         f"gradient's spatial tail slope {row['rank corr(line tail mass, grad tail slope)']:+.2f} and between line "
         f"tail mass and gradient EF {row['rank corr(line tail mass, grad EF)']:+.2f}; the line tail mass spans "
         f"{lo:.1e} to {hi:.1e} ({np.log10(hi / lo) if lo > 0 else float('nan'):.1f} decades).")
-report.markdown("**This run.**\n\n" + "\n".join(lines) if lines else "No network passed the cap in this run.")
-report.save_table(corr, "theorem1_correlations").round(2)
+companion.markdown("**This run.**\n\n" + "\n".join(lines) if lines else "No network passed the cap in this run.")
+companion.save_table(corr, "theorem1_correlations").round(2)
 
 # %% [markdown]
 # **What it shows.** The theorem predicts positive correlations in every column of the table and a rising

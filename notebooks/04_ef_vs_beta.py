@@ -48,14 +48,14 @@ device = "auto"
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from spectral_lib import book, report
-from spectral_lib.experiments import points_from_params, records_to_frame, run_points, split_capped
-from spectral_lib.plots import beta_colors, beta_label, plot_ef_vs_beta, plot_profiles, show_maps
+from spectral_lib import companion
+from spectral_lib.companion.plots import beta_colors, beta_label, plot_ef_vs_beta, plot_profiles, show_maps
+from spectral_lib.experiments import (nan_count, points_from_params, records_to_frame, run_points, split_capped,
+                                      stats, tables, verdicts)
 
-P = book.parameters(globals())
+P = companion.parameters(globals())
 all_records = run_points(points_from_params(P), P["cache_dir"])
 records, dropped = split_capped(all_records)
 
@@ -63,9 +63,9 @@ records, dropped = split_capped(all_records)
 # ## Training under the accuracy cap
 
 # %% tags=["hide-input"]
-train = report.training_table(all_records)
-report.markdown(report.dropped_note(dropped, len(all_records), P["accuracy_cap"]))
-report.save_table(train, "training")
+train = tables.training_table(all_records)
+companion.markdown(verdicts.dropped_note(dropped, len(all_records), P["accuracy_cap"]))
+companion.save_table(train, "training")
 train.groupby("activation", sort=False).agg(
     {"lr": "first", "cap reached": "mean", "epochs": "mean", "test acc": "mean", "seconds": "mean"}).round(3)
 
@@ -97,24 +97,24 @@ for a in axes:
 fig.tight_layout(); plt.show()
 
 # %% tags=["hide-input"]
-corr = report.ef_beta_correlation(records, "ef")
-corr_n = report.ef_beta_correlation(records, "ef_nyquist")
-table = report.ef_vs_beta_table(records, "ef", scale=1e5).rename(columns={"mean": "EF x1e5 mean",
+corr = stats.ef_beta_correlation(records, "ef")
+corr_n = stats.ef_beta_correlation(records, "ef_nyquist")
+table = tables.ef_vs_beta_table(records, "ef", scale=1e5).rename(columns={"mean": "EF x1e5 mean",
                                                                          "std": "EF x1e5 std"})
-table = table.join(report.ef_vs_beta_table(records, "ef_nyquist", scale=1.0)[["mean", "std"]]
+table = table.join(tables.ef_vs_beta_table(records, "ef_nyquist", scale=1.0)[["mean", "std"]]
                    .rename(columns=lambda c: f"EF nyquist {c}"))
 relu = table.loc["ReLU", "EF x1e5 mean"] if "ReLU" in table.index else float("nan")
 smoothest = table.index[0]
-report.markdown(
+companion.markdown(
     f"**This run.** The Spearman rank correlation between $\\beta$ and the per-$\\beta$ mean VanillaGrad EF is "
     f"**{corr['per_beta']:+.2f}** with the paper's EF ({corr['n_betas']} activations; "
-    f"{report.describe_correlation(corr['per_beta'])}) and {corr_n['per_beta']:+.2f} with the Nyquist EF; over "
+    f"{stats.describe_correlation(corr['per_beta'])}) and {corr_n['per_beta']:+.2f} with the Nyquist EF; over "
     f"the {corr['n_networks']} individual networks it is {corr['per_network']:+.2f} (paper EF) and "
     f"{corr_n['per_network']:+.2f} (Nyquist). The smoothest network kept, {smoothest}, has a mean paper EF of "
     f"{table.loc[smoothest, 'EF x1e5 mean']:.2f} x1e-5 against {relu:.2f} x1e-5 for ReLU "
     f"({table.loc[smoothest, 'EF x1e5 mean'] / relu:.2f} times ReLU's). "
-    f"{report.nan_count(records)} per-image EF values were NaN (constant maps) and are skipped in the means.")
-report.save_table(table.drop(columns=["beta"]), "ef_vs_beta").round(4)
+    f"{nan_count(records)} per-image EF values were NaN (constant maps) and are skipped in the means.")
+companion.save_table(table.drop(columns=["beta"]), "ef_vs_beta").round(4)
 
 # %% [markdown]
 # ## Radial spectra, overlaid
@@ -151,25 +151,25 @@ if seed0:
 # %% tags=["hide-input"]
 centred_all = run_points(points_from_params({**P, "activations": P["centred_activations"]}), P["cache_dir"])
 centred, centred_dropped = split_capped(centred_all)
-report.markdown(report.dropped_note(centred_dropped, len(centred_all), P["accuracy_cap"]))
-both = pd.concat({"SP (paper)": report.ef_vs_beta_table(records, "ef", scale=1e5),
-                  "SPc (centred)": report.ef_vs_beta_table(centred, "ef", scale=1e5)}, names=["variant"])
+companion.markdown(verdicts.dropped_note(centred_dropped, len(centred_all), P["accuracy_cap"]))
+both = pd.concat({"SP (paper)": tables.ef_vs_beta_table(records, "ef", scale=1e5),
+                  "SPc (centred)": tables.ef_vs_beta_table(centred, "ef", scale=1e5)}, names=["variant"])
 if len(centred):
     pairs = []
     for r in centred:
         b = r["beta"]
         sp = table[table["beta"] == b]
         if len(sp):
-            c_mean = report.ef_vs_beta_table([x for x in centred if x["beta"] == b], "ef", scale=1e5)["mean"].iloc[0]
+            c_mean = tables.ef_vs_beta_table([x for x in centred if x["beta"] == b], "ef", scale=1e5)["mean"].iloc[0]
             pairs.append((b, sp["EF x1e5 mean"].iloc[0], c_mean))
     pairs = sorted(set(pairs))
     words = "; ".join(f"$\\beta$ = {b:g}: SP {s:.2f}, SPc {c:.2f}, ReLU {relu:.2f}" for b, s, c in pairs)
-    corr_c = report.ef_beta_correlation(centred + [r for r in records if r["activation"] == "ReLU"], "ef")
-    report.markdown(
+    corr_c = stats.ef_beta_correlation(centred + [r for r in records if r["activation"] == "ReLU"], "ef")
+    companion.markdown(
         f"**This run.** Mean VanillaGrad EF x1e5 of the centred networks against the paper's SP at the same "
         f"$\\beta$: {words or 'no common beta'}. With the centred variant (and ReLU), the per-$\\beta$ Spearman "
         f"correlation is {corr_c['per_beta']:+.2f} against {corr['per_beta']:+.2f} with the paper's SP.")
-report.save_table(both.drop(columns=["beta"]), "centred_vs_paper_sp").round(3)
+companion.save_table(both.drop(columns=["beta"]), "centred_vs_paper_sp").round(3)
 
 # %% [markdown]
 # **What it shows.** {numref}`fig-ef-vs-beta` and the sentences above are computed from this run: a positive rank correlation between $\beta$

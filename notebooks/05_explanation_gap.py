@@ -66,22 +66,23 @@ device = "auto"
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from spectral_lib import book, report
-from spectral_lib.experiments import gap_table, paper_gap_table, points_from_params, run_points, split_capped
+from spectral_lib import companion
+from spectral_lib.companion.published import secondary_table, SOURCE_NOTE
+from spectral_lib.experiments import (method_means, paper_gap_table, points_from_params, run_points, split_capped,
+                                      verdicts)
 from spectral_lib.explain import PAPER_ROWS
-from spectral_lib.published import SOURCE_NOTE, secondary_table
 
-P = book.parameters(globals())
+P = companion.parameters(globals())
 all_records = run_points(points_from_params(P), P["cache_dir"])
 records, dropped = split_capped(all_records)
-report.markdown(report.dropped_note(dropped, len(all_records), P["accuracy_cap"]))
+companion.markdown(verdicts.dropped_note(dropped, len(all_records), P["accuracy_cap"]))
 
 # %% [markdown]
 # ## EF per method and activation (paper definition, ×1e5)
 
 # %% tags=["hide-input"]
-ef_tab = gap_table(records, "ef", 1e5)
-report.save_table(ef_tab, "ef_per_method").round(3)
+ef_tab = method_means(records, "ef", 1e5)
+companion.save_table(ef_tab, "ef_per_method").round(3)
 
 # %% [markdown]
 # ## Explanation gap ΔEF (×1e5), the paper's arithmetic
@@ -91,7 +92,7 @@ report.save_table(ef_tab, "ef_per_method").round(3)
 
 # %% tags=["hide-input"]
 gap_tab = paper_gap_table(records, "ef", 1e5)
-report.save_table(gap_tab, "gap_paper_arithmetic").round(3)
+companion.save_table(gap_tab, "gap_paper_arithmetic").round(3)
 
 # %% [markdown]
 # A second, labelled column that we find useful: the mean of the *per-image* absolute differences,
@@ -99,16 +100,16 @@ report.save_table(gap_tab, "gap_paper_arithmetic").round(3)
 # another's decrease (always at least the paper's gap):
 
 # %% tags=["hide-input"]
-report.save_table(gap_table(records, "gap_ef", 1e5), "gap_per_image_mean").round(3)
+companion.save_table(method_means(records, "gap_ef", 1e5), "gap_per_image_mean").round(3)
 
 # %% [markdown]
 # The same with the Nyquist EF (cycles per pixel, zero frequency left out), and the paper's formal gap, the squared
 # $L^2$ distance between sum-normalised radial spectra ($\times 10^5$):
 
 # %% tags=["hide-input"]
-pd.concat({"EF nyquist": gap_table(records, "ef_nyquist", 1.0),
+pd.concat({"EF nyquist": method_means(records, "ef_nyquist", 1.0),
            "gap nyquist (paper arithmetic)": paper_gap_table(records, "ef_nyquist", 1.0),
-           "spectral L2 x1e5": gap_table(records, "gap_l2", 1e5)}, axis=1).round(4)
+           "spectral L2 x1e5": method_means(records, "gap_l2", 1e5)}, axis=1).round(4)
 
 # %% [markdown]
 # ## The trade-off, in one picture
@@ -158,7 +159,7 @@ if smooth is not None and "ReLU" in gap_tab.columns and smooth != "ReLU":
                      f"paper's GuidedBP row there is the plain gradient of the logit, and its gap ({paper_gbp}) is "
                      f"only the difference between explaining the logit and the log-softmax. Our generalised rule, "
                      f"which does guide through SP, gives {ours_gbp or 'n/a (not run)'}.")
-report.markdown("\n".join(lines) if lines else "This run has no ReLU and SP network pair to compare.")
+companion.markdown("\n".join(lines) if lines else "This run has no ReLU and SP network pair to compare.")
 
 # %% [markdown]
 # ## Beside the paper's numbers
@@ -186,7 +187,7 @@ for key, vals in paper.iterrows():
             row.update({f"ours {near} EF": ef_tab.loc[ours, near], f"ours {near} dEF": gap_tab.loc[ours, near]})
     rows.append(row)
 side = pd.DataFrame(rows).set_index("paper row")
-report.save_table(side, "beside_the_paper").round(3)
+companion.save_table(side, "beside_the_paper").round(3)
 
 # %% [markdown]
 # **What it shows.** The bullet points above are computed from this run. The two claims of the paper are (1) for

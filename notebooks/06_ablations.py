@@ -48,10 +48,11 @@ device = "auto"
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from spectral_lib import book, report
-from spectral_lib.experiments import ablation_param_sets, points_from_params, run_points, split_capped
+from spectral_lib import companion
+from spectral_lib.experiments import points_from_params, run_points, split_capped, verdicts
+from spectral_lib.experiments.grids import ablation_param_sets
 
-P = book.parameters(globals())
+P = companion.parameters(globals())
 rows, all_dropped, n_all = [], [], 0
 for axis, value, params in ablation_param_sets(P):  # (axis, value, parameters) per grid
     kept, dropped = split_capped(run_points(points_from_params(params), P["cache_dir"]))
@@ -64,7 +65,7 @@ for axis, value, params in ablation_param_sets(P):  # (axis, value, parameters) 
                      "EF nyquist": float(rec["ef_nyquist"]["vanilla_grad"].nanmean())})
 df = pd.DataFrame(rows, columns=["axis", "value", "activation", "seed", "test acc", "cap reached", "EF x1e5",
                                "EF nyquist"])
-report.markdown(report.dropped_note(all_dropped, n_all, P["accuracy_cap"]))
+companion.markdown(verdicts.dropped_note(all_dropped, n_all, P["accuracy_cap"]))
 
 # %% tags=["hide-input"]
 wide = df.pivot_table(index=["axis", "value"], columns="activation", values=["EF nyquist", "EF x1e5", "test acc"],
@@ -73,7 +74,7 @@ sp = [a for a in df["activation"].unique() if a != "ReLU"]
 for a in sp:
     wide[("SP / ReLU", f"EF x1e5 {a}")] = wide[("EF x1e5", a)] / wide[("EF x1e5", "ReLU")]
     wide[("SP / ReLU", f"EF nyquist {a}")] = wide[("EF nyquist", a)] / wide[("EF nyquist", "ReLU")]
-report.save_table(wide, "ablations").round(4)
+companion.save_table(wide, "ablations").round(4)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "VanillaGrad EF (Nyquist) of the ReLU and SP networks along each ablation axis.", "name": "fig-ablations"}}
 n_axes = df["axis"].nunique()
@@ -92,7 +93,7 @@ fig.tight_layout(); plt.show()
 ratios = {c[1]: wide[c].dropna() for c in wide.columns if c[0] == "SP / ReLU"}
 parts = [f"{name}: below 1 in {int((r < 1).sum())} of {len(r)} settings (median ratio {r.median():.2f})"
          for name, r in ratios.items() if len(r)]
-report.markdown("**This run.** The SP network's VanillaGrad EF relative to the ReLU network's at the same setting, "
+companion.markdown("**This run.** The SP network's VanillaGrad EF relative to the ReLU network's at the same setting, "
                 + ("; ".join(parts) if parts else "no setting with both networks kept") + ".")
 
 # %% [markdown]

@@ -6,7 +6,7 @@ Usage (from anywhere; paths are relative to the repository root):
     .venv/bin/python scripts/build_book.py --profile quick|paper|tiny|path/to/profile.yaml
         [--only STEM ...] [--param NAME=VALUE ...] [--check] [--no-execute] [--strict] [--path-output DIR]
 
-First the whole profile is validated by `spectral_lib.config.prepare` (the same code as the sweep and the notebooks'
+First the whole profile is validated by `spectral_lib.companion.profiles.prepare` (the same code as the sweep and the notebooks'
 first cell): unknown or invalid parameters, networks that cannot be built (built on the `meta` device), offsets past
 the test split, `device: cuda` without CUDA. Errors name the chapter, the parameter and the value, in seconds, before
 any notebook runs; `--check` stops there. Flow per notebook (in `_toc.yml` order): `notebooks/<stem>.py` (jupytext
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's spectral_lib, as the kernels get it through PYTHONPATH
 
 from spectral_lib.cache import atomic_write  # noqa: E402
-from spectral_lib.config import ConfigError, prepare  # noqa: E402
+from spectral_lib.checks import ConfigError  # noqa: E402
+from spectral_lib.companion.profiles import prepare  # noqa: E402
 
 NB_SRC = ROOT / "notebooks"
 GEN = ROOT / "book" / "_generated"
@@ -85,7 +86,7 @@ def _tag_injected_cell(nb) -> None:
             tags.append("hide-input")
 
 
-TABLES = GEN / "tables"  # <stem>/<name>.csv, written by the chapters (spectral_lib.report.save_table)
+TABLES = GEN / "tables"  # <stem>/<name>.csv, written by the chapters (spectral_lib.companion.save_table)
 
 
 def _git_commit() -> str:
@@ -291,7 +292,7 @@ def build_book(strict: bool, path_output: str | None) -> None:
 
 def validate(profile: str, only: list[str] | None, params: list[str], devices: bool = True
              ) -> tuple[str, list[str], list[str], dict]:
-    """Load and validate the profile for the selected chapters (``spectral_lib.config.prepare``); returns
+    """Load and validate the profile for the selected chapters (``spectral_lib.companion.profiles.prepare``); returns
     (profile name, every chapter stem, the selected stems, stem -> parameters papermill injects). BuildError naming
     the chapter, the error type, the parameter and the value."""
     stems = toc_notebooks()

@@ -9,8 +9,7 @@ import torch
 from scipy import integrate, stats
 from torch import nn
 
-from spectral_lib.activations import (GaussianReLU, SP, activation_name, beta_to_sigma, make_activation,
-                                      sigma_to_beta, swap_activations)
+from spectral_lib.nn import (GaussianReLU, SP, activation_name, beta_to_sigma, make_activation, sigma_to_beta, swap_activations)
 
 BETAS = [0.1, 0.5, 1.0, 5.0, 50.0, 1e3]
 

@@ -13,11 +13,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from spectral_lib.__main__ import load_npz, main
-from spectral_lib.analyze import TABLE_COLUMNS, analyze, summarize
-from spectral_lib.explain import to_map, vanilla_grad
-from spectral_lib.models import build_model
-from spectral_lib.spectrum import expected_frequency
+from spectral_lib.tools.cli import load_npz, main
+from spectral_lib.tools.analyze import TABLE_COLUMNS
+from spectral_lib.tools import analyze, summarize
+from spectral_lib.spectral import to_map
+from spectral_lib.explain import vanilla_grad
+from spectral_lib.nn import build_model
+from spectral_lib.spectral import expected_frequency
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)

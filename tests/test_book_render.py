@@ -297,5 +297,6 @@ def test_run_key_follows_source_parameters_profile_and_library(tmp_path, monkeyp
     monkeypatch.setattr(build_book, "ROOT", lib)
     monkeypatch.setattr(build_book, "NB_SRC", lib / "notebooks")
     before = build_book.run_key(stem, {"betas": [1.0]}, "quick")
-    (lib / "spectral_lib" / "spectrum.py").write_text((lib / "spectral_lib" / "spectrum.py").read_text() + "\n# x\n")
+    spectrum = lib / "spectral_lib" / "spectral" / "spectrum.py"
+    spectrum.write_text(spectrum.read_text() + "\n# x\n")
     assert build_book.run_key(stem, {"betas": [1.0]}, "quick") != before

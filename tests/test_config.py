@@ -18,9 +18,12 @@ import pytest
 import torch
 import yaml
 
-from spectral_lib import book, cache, config
+from spectral_lib import cache
+from spectral_lib.companion import profiles as config
+from spectral_lib.companion import runtime as book
 from spectral_lib.experiments import point_path
-from spectral_lib.params import ConfigError, ParameterError, check_params
+from spectral_lib.checks import ConfigError, ParameterError
+from spectral_lib.companion.parameters import check_params
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -53,9 +56,9 @@ image_offset = 0
 device = "cpu"
 
 # %%
-from spectral_lib import book
+from spectral_lib import companion
 
-P = book.parameters(globals())
+P = companion.parameters(globals())
 print("VALID", sorted(P))
 '''
 SETUP_NOTEBOOK = NOTEBOOK.replace("P = book.parameters(globals())", "P = book.setup(dict(profile=profile, "

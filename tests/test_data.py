@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from spectral_lib import data
+from spectral_lib.data import catalog
 from spectral_lib.data import DatasetUnavailableError, load, take
 
 
@@ -190,7 +191,7 @@ def test_torchvision_datasets_are_decoded_once_and_cached(name, cls_name, mode, 
     assert fake.decoded == 70  # read back from the cache: nothing decoded again
 
     # the same tensors as the per-item torchvision pipeline (resize/crop, ToTensor, Normalize)
-    mean, std, shape, _ = data._TV_STATS[name]
+    mean, std, shape, _ = catalog._TV_STATS[name]
     side = image_size or shape[1]
     base = [T.Resize(side), T.CenterCrop(side)] if (image_size or name == "imagenette") else []
     reference = fake(None, train=False, split="val", transform=T.Compose(base + [T.ToTensor(), T.Normalize(mean, std)]))
@@ -214,7 +215,7 @@ def test_cached_torchvision_data_trains_and_decodes_with_workers(tmp_path, monke
     DataLoader workers gives the same tensors as decoding in this process."""
     import torchvision
 
-    from spectral_lib.train import TrainConfig, train
+    from spectral_lib.training import TrainConfig, train
 
     fake = type("Fake", (_FakeTorchvision,), {"mode": "RGB", "size": (32, 32), "decoded": 0})
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", fake)

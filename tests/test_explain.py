@@ -10,10 +10,10 @@ from scipy import stats
 from torch import nn
 
 from spectral_lib import explain
-from spectral_lib.activations import SP
-from spectral_lib.explain import (deeplift, grad_cam, guided_backprop, integrated_gradients, predict, rank_normalize,
-                                  smooth_grad, to_map, vanilla_grad)
-from spectral_lib.models import build_model
+from spectral_lib.nn import SP
+from spectral_lib.explain import (deeplift, grad_cam, guided_backprop, integrated_gradients, predict, smooth_grad, vanilla_grad)
+from spectral_lib.spectral import rank_normalize, to_map
+from spectral_lib.nn import build_model
 
 
 def _net(activation="sp:2", pool="avg", shape=(1, 8, 8), classes=5, seed=0, **kw):

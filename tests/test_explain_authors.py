@@ -9,11 +9,9 @@ import torch
 from torch import nn
 
 from spectral_lib import explain
-from spectral_lib.activations import SP, swap_activations
-from spectral_lib.explain import (PAPER_ROWS, authors_cam_layer, captum_deeplift, captum_guided_backprop,
-                                  captum_guided_grad_cam, captum_integrated_gradients, grad_cam, guided_backprop,
-                                  guided_grad_cam, predict, vanilla_grad)
-from spectral_lib.models import build_model
+from spectral_lib.nn import SP, swap_activations
+from spectral_lib.explain import (PAPER_ROWS, authors_cam_layer, captum_deeplift, captum_guided_backprop, captum_guided_grad_cam, captum_integrated_gradients, grad_cam, guided_backprop, guided_grad_cam, predict, vanilla_grad)
+from spectral_lib.nn import build_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(required_grads|backward hooks|non-linear).*:UserWarning")
 

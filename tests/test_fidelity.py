@@ -5,18 +5,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy.stats import spearmanr
 
 from spectral_lib import cache
-from spectral_lib.activations import activation_name
+from spectral_lib.nn import activation_name
 from spectral_lib.experiments import lr_for, paper_gap_table, points_from_params, split_capped
-from spectral_lib.published import secondary_table
-from spectral_lib.report import (dropped_note, ef_beta_correlation, ef_vs_beta_table, nan_count, network_means,
-                                 spearman)
-from spectral_lib.train import TrainConfig, cap_passed, train
+from spectral_lib.companion.published import secondary_table
+from spectral_lib.experiments.verdicts import dropped_note
+from spectral_lib.experiments.stats import ef_beta_correlation, spearman
+from spectral_lib.experiments.tables import ef_vs_beta_table
+from spectral_lib.experiments import nan_count, network_means
+from spectral_lib.training import TrainConfig, cap_passed, train
 
 
 # ----------------------------------------------------------------------------------------------- the cap rule
@@ -169,7 +170,7 @@ def test_bad_explainer_inputs_are_named():
     from torch import nn
 
     from spectral_lib.explain import grad_cam, integrated_gradients, predict
-    from spectral_lib.models import build_model
+    from spectral_lib.nn import build_model
 
     torch.manual_seed(0)
     model = build_model("simple_cnn", "relu", (1, 16, 16), 10, depth=1)
@@ -185,7 +186,8 @@ def test_bad_explainer_inputs_are_named():
 
 
 def test_method_specs_with_one_parameter():
-    from spectral_lib.experiments import EvalSpec, parse_method_spec
+    from spectral_lib.experiments import EvalSpec
+    from spectral_lib.explain import parse_method_spec
 
     assert parse_method_spec("vanilla_grad") == ("vanilla_grad", {})
     assert parse_method_spec("beta_smooth_grad:5") == ("beta_smooth_grad", {"beta": 5.0})
@@ -200,11 +202,12 @@ def test_method_specs_with_one_parameter():
 
 def test_spec_methods_evaluate_like_direct_calls():
     """A grid point's record for "lowpass_grad:0.2" equals the EF of lowpass_grad(cutoff=0.2) called directly."""
-    from spectral_lib.experiments import EvalSpec, _evaluate
-    from spectral_lib.explain import to_map
-    from spectral_lib.models import build_model
-    from spectral_lib.smoothing import lowpass_grad
-    from spectral_lib.spectrum import expected_frequency
+    from spectral_lib.experiments import EvalSpec
+    from spectral_lib.experiments.points import _evaluate
+    from spectral_lib.spectral import to_map
+    from spectral_lib.nn import build_model
+    from spectral_lib.explain import lowpass_grad
+    from spectral_lib.spectral import expected_frequency
 
     torch.manual_seed(0)
     model = build_model("simple_cnn", "relu", (1, 16, 16), 10, depth=1).eval()

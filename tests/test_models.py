@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from spectral_lib.activations import SP, GaussianReLU
-from spectral_lib.models import MODEL_NAMES, SimpleCNN, build_model
+from spectral_lib.nn import SP, GaussianReLU
+from spectral_lib.nn import MODEL_NAMES, SimpleCNN, build_model
 
 
 def _acts(model: nn.Module, cls) -> int:

@@ -8,10 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectral_lib.activations import SP
-from spectral_lib.explain import predict, to_map, vanilla_grad
-from spectral_lib.penalty import _differentiable_profile, gradient_spectral_penalty, penalized_loss
-from spectral_lib.spectrum import expected_frequency, radial_profile
+from spectral_lib.nn import SP
+from spectral_lib.explain import predict, vanilla_grad
+from spectral_lib.spectral import to_map
+from spectral_lib.training.penalty import _differentiable_profile
+from spectral_lib.training import gradient_spectral_penalty, penalized_loss
+from spectral_lib.spectral import expected_frequency, radial_profile
 
 
 def _tiny(seed=0):

@@ -17,13 +17,13 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from torch import nn
 
-from spectral_lib import data, explain, spectrum
-from spectral_lib.activations import SP, GaussianReLU, make_activation
-from spectral_lib.models import MODEL_NAMES, build_model
-from spectral_lib.params import RULES, ParameterError, check_params
-from spectral_lib.train import TrainConfig
+from spectral_lib import data, explain, spectral
+from spectral_lib import spectral as spectrum
+from spectral_lib.nn import SP, GaussianReLU, make_activation
+from spectral_lib.nn import MODEL_NAMES, build_model
+from spectral_lib.companion.parameters import RULES, ParameterError, check_params
+from spectral_lib.training import TrainConfig
 
 DOCUMENTED = (ValueError, TypeError)
 
@@ -133,14 +133,14 @@ def test_expected_frequency_definition(maps, definition):
 
 @fast(60)
 @given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.integers(0, 1), st.integers(0, 1),
-       st.sampled_from(["ef", "spectral_l2", "l1", None]), st.sampled_from(["paper", "nyquist", "x"]),
+       st.sampled_from(["ef", "radial_spectrum_l2", "l1", None]), st.sampled_from(["paper", "nyquist", "x"]),
        st.data())
 def test_explanation_gap_properties(n, h, w, dh, dw, kind, definition, data_):
     elems = MODERATE
     a = torch.from_numpy(data_.draw(hnp.arrays(np.float64, (n, h, w), elements=elems)))
     b = torch.from_numpy(data_.draw(hnp.arrays(np.float64, (n, h + dh, w + dw), elements=elems)))
     ok, gap = attempt(spectrum.explanation_gap, a, b, kind, definition)
-    valid = (dh == dw == 0) and kind in ("ef", "spectral_l2") and definition in ("paper", "nyquist")
+    valid = (dh == dw == 0) and kind in ("ef", "radial_spectrum_l2") and definition in ("paper", "nyquist")
     if definition == "nyquist" and kind == "ef" and min(h, w) < 2:
         valid = False
     assert ok == valid, gap
@@ -153,7 +153,7 @@ def test_explanation_gap_properties(n, h, w, dh, dw, kind, definition, data_):
     torch.testing.assert_close(gap, spectrum.explanation_gap(b, a, kind, definition), equal_nan=True)
     same = spectrum.explanation_gap(a, a, kind, definition)
     assert bool(((same == 0) | torch.isnan(same)).all())
-    if kind == "spectral_l2":
+    if kind == "radial_spectrum_l2":
         assert bool((gap[defined] <= 2 + 1e-9).all())
 
 
@@ -199,7 +199,7 @@ def test_tail_exponent_recovers_any_power_law(slope, scale, n_bins, lo):
 @fast(100)
 @given(arrays_any(), st.sampled_from(["sum", "abs_sum", "l2", "max"]), st.sampled_from(["rank", "none", "minmax", "z"]))
 def test_to_map_on_anything(attr, reduce, normalize):
-    ok, m = attempt(explain.to_map, attr, reduce, normalize)
+    ok, m = attempt(spectral.to_map, attr, reduce, normalize)
     valid = is_valid_maps(attr, (3, 4)) and reduce != "max" and normalize != "z"
     assert ok == valid, m
     if not ok:
@@ -219,7 +219,7 @@ def test_to_map_on_anything(attr, reduce, normalize):
 @fast(60)
 @given(arrays_any(max_dims=4), st.sampled_from(["average", "ordinal", "dense"]))
 def test_rank_normalize_on_anything(maps, ties):
-    ok, r = attempt(explain.rank_normalize, maps, ties)
+    ok, r = attempt(spectral.rank_normalize, maps, ties)
     valid = (isinstance(maps, torch.Tensor) and maps.ndim == 3 and maps.numel() > 0 and min(maps.shape) >= 1
              and maps.is_floating_point() and ties != "dense")  # NaN allowed here: they rank last
     assert ok == valid, r
@@ -458,8 +458,8 @@ def list_of(pair):
                       st.tuples(st.lists(good, max_size=2), bad).map(lambda t: t[0] + [t[1]])))
 
 
-from spectral_lib.data import DATASETS  # noqa: E402
-from spectral_lib.explain import METHODS  # noqa: E402
+from spectral_lib.data import DATASETS
+from spectral_lib.explain import METHODS
 
 RULE_STRATEGIES = {
     "profile": TEXT, "cache_dir": opt(TEXT), "dataset": choice(DATASETS), "model": choice(MODEL_NAMES),

@@ -1,4 +1,4 @@
-"""spectral_lib.quantus_metrics: the EF and the explanation gap as Quantus 0.6 metrics, called as Quantus calls them."""
+"""spectral_lib.metrics.quantus_ef: the EF and the EF difference as Quantus 0.6 metrics, called as Quantus calls them."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +7,11 @@ import torch
 
 quantus = pytest.importorskip("quantus", reason="Quantus is not installed (pip install 'spectral_lib[quantus]')")
 
-from spectral_lib.explain import smooth_grad, to_map, vanilla_grad  # noqa: E402
-from spectral_lib.models import build_model  # noqa: E402
-from spectral_lib.quantus_metrics import ExpectedFrequency, ExplanationGap  # noqa: E402
-from spectral_lib.spectrum import expected_frequency, explanation_gap  # noqa: E402
+from spectral_lib.explain import smooth_grad, vanilla_grad
+from spectral_lib.spectral import to_map
+from spectral_lib.nn import build_model
+from spectral_lib.metrics.quantus_ef import EFDifference, ExpectedFrequency
+from spectral_lib.spectral import expected_frequency, explanation_gap
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_quantus_interface():
     from quantus.metrics.base import Metric
 
     for cls, category in ((ExpectedFrequency, EvaluationCategory.COMPLEXITY),
-                          (ExplanationGap, EvaluationCategory.FAITHFULNESS)):
+                          (EFDifference, EvaluationCategory.COMPLEXITY)):
         assert issubclass(cls, Metric)
         assert cls.score_direction == ScoreDirection.LOWER
         assert cls.evaluation_category == category
@@ -42,7 +43,7 @@ def test_quantus_interface():
     with pytest.raises(ValueError, match="definition must be one of"):
         ExpectedFrequency(definition="mean")
     with pytest.raises(ValueError, match="target must be 'y' or 'predicted'"):
-        ExplanationGap(target="label")
+        EFDifference(target="label")
 
 
 @pytest.mark.parametrize("definition", ["paper", "nyquist"])
@@ -76,13 +77,13 @@ def test_expected_frequency_aggregate_and_explain_func(setup):
 def test_gap_zero_for_own_vanilla_grad(setup):
     for target in ("y", "predicted"):  # y_batch holds the predicted classes, so both references are setup["vg"]
         for kwargs in ({}, {"abs": True, "normalise": True}, {"definition": "nyquist"}):
-            scores = ExplanationGap(target=target, **kwargs)(model=setup["model"], x_batch=setup["x"],
+            scores = EFDifference(target=target, **kwargs)(model=setup["model"], x_batch=setup["x"],
                                                             y_batch=setup["y"], a_batch=setup["vg"], device="cpu")
             assert scores == [0.0] * len(setup["x"])
 
 
 def test_gap_matches_spectrum(setup):
-    metric = ExplanationGap()
+    metric = EFDifference()
     scores = metric(model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], a_batch=setup["sg"], device="cpu",
                     batch_size=4)
     want = explanation_gap(to_map(torch.from_numpy(setup["vg"])), to_map(torch.from_numpy(setup["sg"])))
@@ -98,7 +99,7 @@ def test_gap_matches_spectrum(setup):
 
 def test_quantus_evaluate(setup):
     results = quantus.evaluate(
-        metrics={"EF": ExpectedFrequency(), "gap": ExplanationGap()},
+        metrics={"EF": ExpectedFrequency(), "gap": EFDifference()},
         xai_methods={"VanillaGrad": setup["vg"], "SmoothGrad": setup["sg"]},
         model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], call_kwargs={"0": {"device": "cpu"}},
     )

@@ -10,15 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from spectral_lib import cache
-from spectral_lib import train as train_mod
+from spectral_lib.training import loop as train_mod
 from spectral_lib.experiments import EvalSpec, run_point
-from spectral_lib.train import TrainConfig, train_or_load
+from spectral_lib.training import TrainConfig, train_or_load
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -30,7 +29,7 @@ TRAIN_CHILD = textwrap.dedent("""
     import json, sys
     import torch
     torch.set_num_threads(2)
-    from spectral_lib.train import TrainConfig, train_or_load
+    from spectral_lib.training import TrainConfig, train_or_load
     cfg = TrainConfig(**json.loads(sys.argv[2]))
     print("KEY", cfg.key(), flush=True)
     train_or_load(cfg, sys.argv[1], progress=False)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from spectral_lib.spectrum import (bin_frequencies, expected_frequency, explanation_gap, radial_bins,
-                                   radial_profile, tail_exponent)
-from spectral_lib.synthetic import checkerboard, gaussian_blob, sinusoid, white_noise
+from spectral_lib.spectral import (bin_frequencies, expected_frequency, explanation_gap, radial_bins, radial_profile, tail_exponent)
+from spectral_lib.theory import checkerboard, gaussian_blob, sinusoid, white_noise
 
 SIZES = [(7, 7), (8, 8), (9, 12), (16, 11), (25, 25), (28, 28), (32, 20)]
 
@@ -172,12 +171,12 @@ def test_explanation_gap_properties(definition):
     a = white_noise(5, 16, 18, seed=0)
     b = gaussian_blob(16, 18, 2.0)[None].expand(5, -1, -1) + 0.1 * white_noise(5, 16, 18, seed=1)
     c = torch.rand(5, 16, 18, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    for kind in ("ef", "spectral_l2"):
+    for kind in ("ef", "radial_spectrum_l2"):
         assert bool((explanation_gap(a, a, kind, definition) == 0).all())
         torch.testing.assert_close(explanation_gap(a, b, kind, definition), explanation_gap(b, a, kind, definition))
         gab = explanation_gap(a, b, kind, definition)
         assert gab.shape == (5,) and bool((gab > 0).all())
-    l2 = explanation_gap(a, b, "spectral_l2", definition)
+    l2 = explanation_gap(a, b, "radial_spectrum_l2", definition)
     assert bool(((l2 >= 0) & (l2 <= 2)).all())  # squared distance of two probability vectors
     # |EF| gap obeys the triangle inequality
     gac, gab, gbc = (explanation_gap(p, q, "ef", definition) for p, q in ((a, c), (a, b), (b, c)))

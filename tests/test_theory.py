@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from spectral_lib import theory
-from spectral_lib.activations import SP, GaussianReLU, beta_to_sigma
-from spectral_lib.theory import (correlated_images, gaussian_relu_power, measure_power_1d, relu_power,
-                                 softplus_power, tail_mass)
+from spectral_lib.spectral import tail_exponent
+from spectral_lib.nn import SP, GaussianReLU, beta_to_sigma
+from spectral_lib.theory import (correlated_images, gaussian_relu_power, measure_power_1d, relu_power, softplus_power, tail_mass)
 
 L, N = 100.0, 8192  # measure_power_1d's defaults
 DX = 2 * L / N
@@ -66,7 +66,7 @@ def test_measured_relu_power_is_omega_to_the_minus_4():
     assert float((ratio - 1).abs().max()) < 0.03
     # a fitted slope is -4
     fit = (omega >= 1) & (omega <= 10)
-    slope = theory.tail_exponent(power[fit], (0.0, 1.0), frequencies=omega[fit])
+    slope = tail_exponent(power[fit], (0.0, 1.0), frequencies=omega[fit])
     assert float(slope) == pytest.approx(-4.0, abs=0.05)
 
 
@@ -145,7 +145,7 @@ def test_random_mlp_and_theorem1_summary_run():
     mlp = theory.random_mlp(3, 16, "sp:1", depth=2, seed=0)
     assert mlp(torch.randn(5, 3, dtype=torch.float64)).shape == (5, 1)
     torch.manual_seed(0)
-    from spectral_lib.models import build_model
+    from spectral_lib.nn import build_model
 
     model = build_model("simple_cnn", "relu", (1, 16, 16), 3, width=4, fc=16).eval()
     x = correlated_images(4, 16, 2.0, seed=0)
@@ -161,7 +161,7 @@ def test_random_mlp_and_theorem1_summary_run():
 def _tiny_cnn_and_images(n: int = 20):
     """A depth-1 simple CNN (float64, so that batch composition does not change the values beyond ~1e-15) and n
     correlated 16x16 images whose predicted classes differ between images."""
-    from spectral_lib.models import build_model
+    from spectral_lib.nn import build_model
 
     torch.manual_seed(0)
     model = build_model("simple_cnn", "relu", (1, 16, 16), 10, depth=1).double().eval()
@@ -192,7 +192,7 @@ def _reference_line_power(score, x, half_width, n_points, seed=0):
 def _line_numbers(omega, power):
     """theorem1_summary's two line numbers from (N, K) line power."""
     mean_line = power.mean(0)
-    return (float(theory.tail_exponent(mean_line, (0.25, 1.0), frequencies=omega)),
+    return (float(tail_exponent(mean_line, (0.25, 1.0), frequencies=omega)),
             float(tail_mass(omega, mean_line, float(omega.max()) / 4)))
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from spectral_lib import cache
-from spectral_lib import train as train_mod
-from spectral_lib.train import TrainConfig, TrainResult, train, train_or_load
+from spectral_lib.training import loop as train_mod
+from spectral_lib.training import TrainConfig, TrainResult, train, train_or_load
 
 # a few seconds on 2 cores: digits are 8x8 and the network is tiny
 DIGITS = TrainConfig(dataset="digits", activation="spc:1", model_options={"width": 8, "fc": 32}, lr=2e-3,
@@ -154,7 +154,7 @@ def test_config_key_stable_and_sensitive_to_every_field(monkeypatch):
 
 
 def test_config_key_is_the_same_in_another_process(child_env):
-    code = ("from spectral_lib.train import TrainConfig; "
+    code = ("from spectral_lib.training import TrainConfig; "
             "print(TrainConfig(dataset='digits', activation='spc:0.5', model_options={'width': 8, 'fc': 32}).key())")
     out = subprocess.run([sys.executable, "-c", code], env=child_env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -212,3 +212,27 @@ def test_train_result_roundtrip():
     r = TrainResult(cap_reached=True, epochs=1.5, steps=3, test_accuracy=0.9, train_accuracy=0.95, seconds=1.0,
                     history=[(1, 0.5, 0.5)])
     assert TrainResult(**r.as_dict()) == r
+
+
+# Keys computed by the code before the layout refactor (flat modules spectral_lib.train / spectral_lib.experiments):
+# networks and evaluations cached then must be found now. A change here invalidates every user's cache.
+PINNED_KEYS = [
+    (dict(device="cpu"), "ea911105bcd7d985cc5c"),
+    (dict(activation="sp:0.3", seed=2, model_options={"depth": 2}, device="cpu"), "5feb6c556fb0f6f7a6ec"),
+    (dict(activation="relu", pixel_permutation=0, model_options={"depth": 2}, device="cpu"), "e9f50fe1a30675a3b9b2"),
+    (dict(activation="relu", penalty_strength=3.0, model_options={"depth": 2}, device="cpu"), "6d5f7bb39f7704892848"),
+]
+
+
+@pytest.mark.parametrize("fields,key", PINNED_KEYS)
+def test_network_cache_keys_are_pinned(fields, key):
+    assert TrainConfig(**fields).key() == key
+
+
+def test_evaluation_cache_keys_are_pinned():
+    from spectral_lib.experiments import EvalSpec, point_key
+
+    sp = TrainConfig(**PINNED_KEYS[1][0])
+    assert cache.config_key(point_key(sp, EvalSpec(methods=("vanilla_grad", "smooth_grad")))) == "8e35515f5f485c3ae3cb"
+    spec = EvalSpec(n_images=100, methods=("vanilla_grad", "lowpass_grad:0.25"))
+    assert cache.config_key(point_key(TrainConfig(device="cpu"), spec)) == "0b5af709b46e8625be28"

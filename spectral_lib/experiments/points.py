@@ -1,0 +1,207 @@
+"""The paper's experiments as cached, configuration-keyed grid points that notebooks (and the sweep runner) share.
+
+A *grid point* is one trained network (a :class:`~spectral_lib.training.TrainConfig`) evaluated with an
+:class:`EvalSpec`: explanation maps of ``n_images`` fixed test images by each method, their EF (both definitions),
+the explanation gap of each method against VanillaGrad, mean radial spectra, a few example maps, and optionally the
+two sides of Theorem 1. Results are small (no full map stacks) and cached under ``cache_dir/evals``; the networks
+under ``cache_dir/models``. Re-running a notebook therefore costs a few file reads.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from .. import cache
+from ..checks import check_positive_int
+from ..data import take
+from ..explain import METHODS, explain, parse_method_spec, predict
+from ..nn.activations import activation_beta, activation_name
+from ..paths import default_cache_dir
+from ..spectral import expected_frequency, explanation_gap, radial_profile, to_map
+from ..training import TrainConfig, load_for, train_or_load
+
+__all__ = ["EvalSpec", "run_point", "run_grid", "run_points", "points_from_params", "point_key", "point_path",
+           "missing_points", "lr_for", "EVALS", "TRAIN_PARAMS", "EVAL_PARAMS"]
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """How a trained network is explained and measured."""
+
+    n_images: int = 200
+    methods: tuple[str, ...] = ("vanilla_grad", "smooth_grad")
+    noise_std: float = 0.1  # SmoothGrad noise std (on normalised inputs)
+    n_samples: int = 64  # SmoothGrad samples
+    ig_steps: int = 32  # Integrated Gradients steps
+    n_examples: int = 4  # example maps kept for figures
+    theorem1: bool = False  # also compute Theorem 1's two tails
+    seed: int = 0  # SmoothGrad noise seed
+
+    def validate(self) -> "EvalSpec":
+        check_positive_int("n_images", self.n_images)
+        if not self.methods:
+            raise ValueError(f"methods must be a non-empty list of method specs from {list(METHODS)}, got []")
+        for m in self.methods:
+            parse_method_spec(m)
+        check_positive_int("n_samples", self.n_samples)
+        check_positive_int("ig_steps", self.ig_steps)
+        check_positive_int("n_examples", self.n_examples)
+        if not (isinstance(self.noise_std, (int, float)) and math.isfinite(self.noise_std) and self.noise_std >= 0):
+            raise ValueError(f"noise_std must be a non-negative finite number, got {self.noise_std!r}")
+        return self
+
+
+def _method_options(method: str, spec: EvalSpec, x: torch.Tensor) -> dict[str, Any]:
+    if method == "smooth_grad":
+        g = torch.Generator(device=x.device).manual_seed(spec.seed)
+        return {"noise_std": spec.noise_std, "n_samples": spec.n_samples, "generator": g}
+    if method == "integrated_gradients":
+        return {"n_steps": spec.ig_steps}
+    return {}
+
+
+def _evaluate(model: torch.nn.Module, x: torch.Tensor, spec: EvalSpec) -> dict[str, Any]:
+    target = predict(model, x)
+    out: dict[str, Any] = {"ef": {}, "ef_nyquist": {}, "gap_ef": {}, "gap_ef_nyquist": {}, "gap_l2": {},
+                           "profile": {}, "examples": {}}
+    maps = {}
+    methods = list(dict.fromkeys(["vanilla_grad", *spec.methods]))  # VanillaGrad is always the reference
+    for m in methods:
+        name, options = parse_method_spec(m)
+        attr = explain(name, model, x, target=target, **{**_method_options(name, spec, x), **options})
+        maps[m] = to_map(attr)
+        out["ef"][m] = expected_frequency(maps[m]).cpu()
+        out["ef_nyquist"][m] = expected_frequency(maps[m], "nyquist").cpu()
+        out["profile"][m] = radial_profile(maps[m].double()).mean(0).cpu()
+        out["examples"][m] = maps[m][: spec.n_examples].cpu()
+    for m in methods:
+        out["gap_ef"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="ef").cpu()
+        out["gap_ef_nyquist"][m] = (out["ef_nyquist"][m] - out["ef_nyquist"]["vanilla_grad"]).abs()
+        out["gap_l2"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="radial_spectrum_l2").cpu()
+    out["images"] = x[: spec.n_examples].cpu()
+    out["targets"] = target.cpu()
+    return out
+
+
+def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None, progress: bool = True) -> dict:
+    """Train (or load) ``config``'s network and evaluate it with ``spec``; cached by (config, spec).
+
+    Returns a dict: ``config`` (dict), ``activation`` (display name), ``beta`` (inf for ReLU), ``seed``, ``train``
+    (:class:`~spectral_lib.training.TrainResult` as a dict), and the measurements of :func:`_evaluate`
+    (``ef``, ``ef_nyquist``, ``gap_ef``, ``gap_ef_nyquist``, ``gap_l2`` (the radial-spectrum L2 distance): method -> (n_images,) tensors; ``profile``: method -> (R,) mean
+    radial spectrum; ``examples``: method -> (n_examples, H, W) maps; ``images``), plus ``theorem1`` if asked.
+    """
+    config.validate()
+    spec.validate()
+    key = point_key(config, spec)
+
+    def compute() -> dict:
+        model, result = train_or_load(config, cache_dir, progress=progress)
+        splits = load_for(replace(config, augment=False))  # the test images, in the network's input condition
+        device = next(model.parameters()).device
+        x, _ = take(splits.test, spec.n_images)
+        x = x.to(device)
+        rec = _evaluate(model, x, spec)
+        if spec.theorem1:
+            from ..theory import theorem1_summary
+
+            rec["theorem1"] = theorem1_summary(model, x[: min(len(x), 64)], batch_size=2048)
+        rec.update(
+            config=asdict(config), activation=activation_name(config.activation),
+            beta=activation_beta(config.activation), seed=config.seed, train=result.as_dict(),
+        )
+        return rec
+
+    return cache.memoize(cache_dir, EVALS, key, compute)
+
+
+EVALS = "evals"  # cache namespace of run_point's records
+
+
+def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
+    """The cache key (plain data) of a grid point's record: :func:`run_point` caches under it and the sweep runner
+    and :func:`missing_points` look it up. The training part is ``config.key()``, which resolves ``device="auto"``
+    on *this* machine (CPU and GPU weights differ)."""
+    return {"train": config.key(), "eval": asdict(spec), "version": 3}  # 2: Nyquist EF keeps corner bins; 3: gap_ef_nyquist
+
+
+def point_path(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None) -> Path:
+    """Where :func:`run_point` stores the record of (``config``, ``spec``): ``cache_dir/evals/<key>.pt``.
+    ``cache_dir=None``: the library default (:func:`spectral_lib.paths.default_cache_dir`)."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return root / EVALS / f"{cache.config_key(point_key(config, spec))}.pt"
+
+
+def missing_points(points: list[tuple[TrainConfig, EvalSpec]], cache_dir: str | Path | None
+                   ) -> list[tuple[TrainConfig, EvalSpec]]:
+    """The points of ``points`` (as from :func:`points_from_params`) whose record is not in ``cache_dir`` yet, in
+    order: what :func:`run_points` would still have to train/evaluate (e.g. a sweep that has not finished)."""
+    return [(c, s) for c, s in points if not point_path(c, s, cache_dir).exists()]
+
+
+def run_grid(
+    base: TrainConfig,
+    spec: EvalSpec,
+    cache_dir: str | Path | None,
+    activations: Iterable[str] = ("relu",),
+    seeds: Iterable[int] = (0,),
+    progress: bool = True,
+    **overrides,
+) -> list[dict]:
+    """:func:`run_point` for every (activation, seed) (and fixed ``overrides`` of the base config), with a progress
+    bar over the grid. Returns the records in grid order (activation-major)."""
+    from tqdm import tqdm
+
+    grid = [replace(base, activation=a, seed=s, **overrides) for a in activations for s in seeds]
+    for c in grid:  # fail on a bad grid point before training anything
+        c.validate()
+    spec.validate()
+    return [run_point(c, spec, cache_dir, progress=progress) for c in tqdm(grid, desc="grid", disable=not progress)]
+
+
+def lr_for(activation: str, params: dict[str, Any]) -> float:
+    """The learning rate of ``activation`` under ``params``: ``params["lr_by_activation"][activation]`` when given
+    (the authors tuned the learning rate per run; a profile may set it per activation), else ``params["lr"]``."""
+    by_act = params.get("lr_by_activation") or {}
+    if not isinstance(by_act, dict):
+        raise TypeError(f"lr_by_activation must be a mapping activation -> lr, got {type(by_act).__name__}")
+    lr = by_act.get(activation, params.get("lr", TrainConfig.lr))
+    return float(lr)
+
+
+TRAIN_PARAMS = ("dataset", "model", "model_options", "accuracy_cap", "max_epochs", "lr_gamma", "lr_decay_per",
+                "cap_rule", "cap_min_epoch", "batch_size", "eval_every", "image_size", "augment", "device",
+                "weight_decay", "train_noise_std", "train_blur_sigma", "pixel_permutation", "input_smoothing_sigma",
+                "penalty_strength", "penalty_kind", "penalty_cutoff", "penalty_subsample")
+
+
+EVAL_PARAMS = ("n_images", "methods", "noise_std", "n_samples", "ig_steps", "n_examples", "theorem1")
+
+
+def points_from_params(params: dict[str, Any]) -> list[tuple[TrainConfig, EvalSpec]]:
+    """The grid points a notebook (or a sweep) computes, from its parameters: one per (activation, seed).
+
+    Uses ``activations`` and ``seeds`` (lists), any of :data:`TRAIN_PARAMS` for the :class:`TrainConfig`, the
+    learning rate from :func:`lr_for` (``lr`` or ``lr_by_activation``) and any of :data:`EVAL_PARAMS` for the
+    :class:`EvalSpec`; other keys are ignored. Notebooks and the sweep runner call this
+    same function, so they share cache entries. Every point is validated before returning.
+    """
+    train_kw = {k: params[k] for k in TRAIN_PARAMS if k in params}
+    eval_kw = {k: (tuple(params[k]) if k == "methods" else params[k]) for k in EVAL_PARAMS if k in params}
+    spec = EvalSpec(**eval_kw).validate()
+    points = []
+    for act in params.get("activations", ["relu"]):
+        for seed in params.get("seeds", [0]):
+            points.append((TrainConfig(activation=act, seed=seed, lr=lr_for(act, params), **train_kw).validate(),
+                           spec))
+    return points
+
+
+def run_points(points: list[tuple[TrainConfig, EvalSpec]], cache_dir, progress: bool = True) -> list[dict]:
+    """:func:`run_point` over a list of points, with a progress bar."""
+    from tqdm import tqdm
+
+    return [run_point(c, s, cache_dir, progress=progress) for c, s in tqdm(points, desc="grid", disable=not progress)]

@@ -1,0 +1,203 @@
+"""The paper's architectures with a chosen activation, and one entry point, :func:`build_model`.
+
+* ``simple_cnn``: the paper's simple CNN with a depth parameter. Block 1: 3x3 conv to ``width`` (16) channels,
+  activation, 2x2 max-pool; each further block doubles the channels. Then a ``fc`` (512) unit fully connected layer,
+  activation, and the classifier. Convolutions without bias (the paper's final runs).
+* ``skip_bn_cnn``: the small CNN of the SK/BN ablation: bias-free 3x3 convs with 32-64-128 channels (in every arm,
+  with or without BN, as the authors' ``SimpleConvSKBN`` with ``bias=False``, so that BN is not confounded with conv
+  biases), each followed by (optional) batch norm, activation and a 2x2 max-pool, with (optional) residual skips
+  through 1x1 projections; then a 512-unit FC layer (with bias) and the classifier. The topology is simpler than the
+  authors' (theirs: a stem conv without activation, two residual pairs of convs, 1x1 convs with padding and 4
+  max-pools); the difference is listed on the book's deviations page.
+* ``resnet18`` / ``resnet34`` / ``resnet50``: torchvision's ResNets (random init), with a 3x3 stride-1 stem and no
+  max-pool for small inputs (H <= 64, the CIFAR convention), the first conv adapted to the input channels, every
+  ReLU swapped for the chosen activation.
+* ``vit_b_16``: torchvision's ViT-B/16 (random init) at the given image size; its GELUs swapped when the activation
+  is not ``"gelu"``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..checks import check_choice, check_positive_int
+from .activations import make_activation, swap_activations
+
+__all__ = ["SimpleCNN", "SkipBNCNN", "build_model", "MODEL_NAMES"]
+
+
+class SimpleCNN(nn.Module):
+    """The paper's simple CNN: ``depth`` blocks of conv3x3 (no bias) -> activation -> max-pool 2x2, then
+    FC(``fc``) -> activation -> FC(num_classes). Input (N, C, H, W) with H, W >= 2**depth; output (N, num_classes).
+    ``width_mult`` scales every block's channels and the FC units (rounded, at least 1) for finite-width studies.
+
+    ``pool="avg"`` swaps max-pooling (piecewise linear, with kinks like ReLU's) for average pooling, so that the
+    activation is the network's only non-linearity: an SP network is then smooth everywhere (see the Theorem 1
+    chapter, where max-pooling's kinks keep an SP network's spectrum heavy-tailed)."""
+
+    def __init__(
+        self,
+        in_shape: tuple[int, int, int],
+        num_classes: int,
+        activation="relu",
+        depth: int = 2,
+        width: int = 16,
+        fc: int = 512,
+        bias: bool = False,
+        pool: str = "max",
+        width_mult: float = 1.0,
+    ) -> None:
+        super().__init__()
+        c, h, w = in_shape
+        depth = check_positive_int("depth", depth)
+        width = check_positive_int("width", width)
+        fc = check_positive_int("fc", fc)
+        if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not (
+                math.isfinite(width_mult) and width_mult > 0):
+            raise ValueError(f"width_mult must be a positive finite number, got {width_mult!r}")
+        width, fc = max(1, round(width * width_mult)), max(1, round(fc * width_mult))  # channels and FC units
+        check_choice("pool", pool, ("max", "avg"))
+        pool_cls = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+        if min(h, w) < 2**depth:
+            raise ValueError(f"depth={depth} needs inputs of at least {2**depth}x{2**depth}, got {h}x{w}")
+        layers: list[nn.Module] = []
+        ch = c
+        for i in range(depth):
+            out = width * 2**i
+            layers += [nn.Conv2d(ch, out, 3, padding=1, bias=bias), make_activation(activation), pool_cls(2)]
+            ch, h, w = out, h // 2, w // 2
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(ch * h * w, fc), make_activation(activation), nn.Linear(fc, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class _SkipBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, activation, skip: bool, bn: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)  # bias-free in every arm, as the authors
+        self.bn = nn.BatchNorm2d(cout) if bn else nn.Identity()
+        self.proj = nn.Conv2d(cin, cout, 1, bias=False) if skip else None
+        self.act = make_activation(activation)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn(self.conv(x))
+        if self.proj is not None:
+            y = y + self.proj(x)
+        return self.pool(self.act(y))
+
+
+class SkipBNCNN(nn.Module):
+    """Small CNN for the skip-connection / batch-norm ablation (channels 32-64-128, FC 512).
+    Input (N, C, H, W) with H, W >= 8; output (N, num_classes)."""
+
+    def __init__(
+        self,
+        in_shape: tuple[int, int, int],
+        num_classes: int,
+        activation="relu",
+        skip: bool = False,
+        bn: bool = False,
+        channels: tuple[int, ...] = (32, 64, 128),
+        fc: int = 512,
+    ) -> None:
+        super().__init__()
+        c, h, w = in_shape
+        if not isinstance(channels, (tuple, list)) or not channels:
+            raise ValueError(f"channels must be a non-empty tuple of positive ints, got {channels!r}")
+        for i, ch in enumerate(channels):
+            check_positive_int(f"channels[{i}]", ch)
+        fc = check_positive_int("fc", fc)
+        if min(h, w) < 2 ** len(channels):
+            raise ValueError(f"skip_bn_cnn needs inputs of at least {2**len(channels)} pixels a side, got {h}x{w}")
+        blocks = []
+        for out in channels:
+            blocks.append(_SkipBlock(c, out, activation, skip, bn))
+            c, h, w = out, h // 2, w // 2
+        self.features = nn.Sequential(*blocks)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(c * h * w, fc), make_activation(activation), nn.Linear(fc, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def _resnet(name: str, in_shape, num_classes: int, activation, small_input: bool | None = None) -> nn.Module:
+    import torchvision
+
+    c, h, w = in_shape
+    model = getattr(torchvision.models, name)(weights=None, num_classes=num_classes)
+    small = (min(h, w) <= 64) if small_input is None else small_input
+    if small:
+        model.conv1 = nn.Conv2d(c, 64, 3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    elif c != 3:
+        model.conv1 = nn.Conv2d(c, 64, 7, stride=2, padding=3, bias=False)
+    if str(activation).lower() != "relu":
+        swap_activations(model, activation)
+    return model
+
+
+def _vit(in_shape, num_classes: int, activation, patch_size: int = 16) -> nn.Module:
+    import torchvision
+
+    c, h, w = in_shape
+    patch_size = check_positive_int("patch_size", patch_size)
+    if h != w or h % patch_size:
+        raise ValueError(f"vit_b_16 needs square inputs with a side divisible by {patch_size}, got {h}x{w}")
+    # ViT-B's sizes (as torchvision's vit_b_16(weights=None), which hard-codes patch 16) with the requested patch size
+    model = torchvision.models.VisionTransformer(image_size=h, patch_size=patch_size, num_layers=12, num_heads=12,
+                                                 hidden_dim=768, mlp_dim=3072, num_classes=num_classes)
+    if c != 3:
+        model.conv_proj = nn.Conv2d(c, model.hidden_dim, patch_size, stride=patch_size)
+    if str(activation).lower() != "gelu":
+        swap_activations(model, activation, include_gelu=True)
+    return model
+
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "simple_cnn": lambda in_shape, k, act, **o: SimpleCNN(in_shape, k, act, **o),
+    "skip_bn_cnn": lambda in_shape, k, act, **o: SkipBNCNN(in_shape, k, act, **o),
+    "resnet18": lambda in_shape, k, act, **o: _resnet("resnet18", in_shape, k, act, **o),
+    "resnet34": lambda in_shape, k, act, **o: _resnet("resnet34", in_shape, k, act, **o),
+    "resnet50": lambda in_shape, k, act, **o: _resnet("resnet50", in_shape, k, act, **o),
+    "vit_b_16": lambda in_shape, k, act, **o: _vit(in_shape, k, act, **o),
+}
+MODEL_NAMES = tuple(_BUILDERS)
+
+
+def build_model(
+    name: str,
+    activation="relu",
+    in_shape: tuple[int, int, int] = (1, 28, 28),
+    num_classes: int = 10,
+    **options,
+) -> nn.Module:
+    """Build one of :data:`MODEL_NAMES` with the given activation spec (see
+    :func:`spectral_lib.nn.activations.make_activation`), input shape (C, H, W) and number of classes.
+
+    ``options`` go to the architecture: ``depth``, ``width``, ``fc``, ``bias``, ``pool`` ("max"/"avg") (simple_cnn); ``skip``, ``bn``
+    (skip_bn_cnn); ``small_input`` (ResNets); ``patch_size`` (ViT). Randomly initialised; seed torch first for
+    reproducible weights.
+    """
+    check_choice("name", name, MODEL_NAMES)
+    make_activation(activation)  # validate the spec early
+    if (
+        not isinstance(in_shape, (tuple, list))
+        or len(in_shape) != 3
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in in_shape)
+    ):
+        raise ValueError(f"in_shape must be (C, H, W) with positive ints, got {in_shape!r}")
+    num_classes = check_positive_int("num_classes", num_classes, minimum=2)
+    try:
+        return _BUILDERS[name](tuple(in_shape), num_classes, activation, **options)
+    except TypeError as e:
+        raise TypeError(f"invalid options {sorted(options)} for model {name!r}: {e}") from None

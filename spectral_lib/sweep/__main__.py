@@ -1,0 +1,6 @@
+"""``python -m spectral_lib.sweep``: see :mod:`spectral_lib.sweep.cli`."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
