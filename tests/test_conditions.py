@@ -65,10 +65,10 @@ def test_gaussian_smooth_keeps_constants_and_zero_is_identity():
 def test_late_fields_leave_old_keys_unchanged_and_change_them_when_set():
     base = TrainConfig(device="cpu")
     late = {"pixel_permutation", "input_smoothing_sigma", "penalty_strength", "penalty_kind", "penalty_cutoff",
-            "penalty_subsample"}
+            "penalty_subsample", "n_train"}
     old_style = {k: v for k, v in dataclasses.asdict(base).items() if k not in late}
     assert base.key() == cache.config_key(old_style)  # the key an earlier release computed
     changed = {"pixel_permutation": 0, "input_smoothing_sigma": 1.0, "penalty_strength": 0.1, "penalty_kind": "ef",
-               "penalty_cutoff": 0.3, "penalty_subsample": 8}
+               "penalty_cutoff": 0.3, "penalty_subsample": 8, "n_train": 500}
     keys = {dataclasses.replace(base, **{k: v}).validate().key() for k, v in changed.items()}
     assert len(keys) == len(changed) and base.key() not in keys

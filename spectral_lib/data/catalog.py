@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 
 from ..checks import check_choice, check_positive_int
 
-__all__ = ["EMBEDDED", "TORCHVISION", "DATASETS", "DatasetUnavailableError", "DatasetInfo", "Splits", "DatasetShape",
+__all__ = ["EMBEDDED", "TORCHVISION", "JPEG_COPY_NAMES", "DEGRADED_NAMES", "DATASETS", "DatasetUnavailableError", "DatasetInfo", "Splits", "DatasetShape",
            "dataset_info"]
 
 EMBEDDED = ("mnist5k", "digits", "lfw")
@@ -18,7 +18,15 @@ EMBEDDED = ("mnist5k", "digits", "lfw")
 TORCHVISION = ("mnist", "fashion_mnist", "cifar10", "imagenette")
 
 
-DATASETS = EMBEDDED + TORCHVISION
+# JPEG copies of natural images (spectral_lib.data.jpeg_copies): not bit-identical to the official files
+JPEG_COPY_NAMES = ("cifar10_jpeg", "imagenette_jpeg224")
+
+
+# mnist5k after a JPEG or a resize round trip (spectral_lib.data.degraded): what the copies' processing does to EF
+DEGRADED_NAMES = ("mnist5k_jpeg75", "mnist5k_resized")
+
+
+DATASETS = EMBEDDED + TORCHVISION + JPEG_COPY_NAMES + DEGRADED_NAMES
 
 
 _TV_STATS = {
@@ -38,6 +46,10 @@ _SHAPES = {
     "fashion_mnist": ((1, 28, 28), 10, 60000, 10000),
     "cifar10": ((3, 32, 32), 10, 50000, 10000),
     "imagenette": ((3, 224, 224), 10, 9469, 3925),
+    "cifar10_jpeg": ((3, 32, 32), 10, 50000, 10000),
+    "imagenette_jpeg224": ((3, 224, 224), 10, 9469, 3925),
+    "mnist5k_jpeg75": ((1, 28, 28), 10, 4000, 1000),
+    "mnist5k_resized": ((1, 28, 28), 10, 4000, 1000),
 }
 
 

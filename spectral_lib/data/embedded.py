@@ -70,7 +70,13 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
 
 def load_embedded(name: str, image_size: int | None, cache_dir: Path) -> Splits:
     x, y = _raw_embedded(name, cache_dir)
-    test_fraction = {"mnist5k": 0.2, "digits": 0.2, "lfw": 0.25}[name]
+    return normalised_splits(name, x, y, {"mnist5k": 0.2, "digits": 0.2, "lfw": 0.25}[name], image_size)
+
+
+def normalised_splits(name: str, x: np.ndarray, y: np.ndarray, test_fraction: float,
+                      image_size: int | None) -> Splits:
+    """Images ``x`` (N, C, H, W) float and labels ``y`` (N,) split stratified (``test_fraction`` held out), resized to
+    ``image_size`` if given, normalised per channel by the training split's mean and std."""
     tr, te = _stratified_split(y, test_fraction)
     xt = torch.from_numpy(x)
     if image_size is not None:
