@@ -474,6 +474,9 @@ RULE_STRATEGIES = {
     "skip_bn": list_of(list_of(BOOL)), "width": POS_INT, "n_lines": POS_INT, "half_width": POS_NUM,
     "device": choice(("auto", "cpu", "cuda")), "augment": BOOL, "image_size": opt(POS_INT),
     "weight_decays": list_of(NONNEG_NUM), "pools": list_of(choice(("max", "avg"))), "theorem1_images": POS_INT,
+    "n_train": opt(POS_INT), "train_missing": BOOL, "equal_epochs": POS_INT, "gap_images": POS_INT,
+    "faithfulness_images": POS_INT, "jpeg_seeds": list_of(NONNEG_INT), "trajectory_seeds": list_of(NONNEG_INT),
+    "slow_relu_lrs": list_of(POS_NUM),
 }
 
 
@@ -542,9 +545,9 @@ def test_train_config_validate(fields, break_one, data_):
 @given(st.one_of(st.text(max_size=12), st.sampled_from(list(DATASETS)), st.none(), st.integers()),
        st.one_of(st.none(), st.integers(-1, 40), st.floats(1, 20), st.booleans()))
 def test_data_load_names(name, image_size):
-    if name in data.TORCHVISION:
-        name = name.upper()  # never touch torchvision here: an unknown spelling instead
-    if name in ("mnist5k", "lfw"):
+    if name in data.TORCHVISION or name in data.JPEG_COPY_NAMES:
+        name = name.upper()  # never touch torchvision or the JPEG copies here: an unknown spelling instead
+    if name in ("mnist5k", "lfw") + data.DEGRADED_NAMES:
         name = "digits"  # the cheapest embedded set
     ok, res = attempt(data.load, name, image_size=image_size)
     good_size = image_size is None or (isinstance(image_size, int) and not isinstance(image_size, bool)

@@ -106,3 +106,61 @@ def test_quantus_evaluate(setup):
     assert results["VanillaGrad"]["gap"] == [0.0] * len(setup["x"])
     np.testing.assert_allclose(results["SmoothGrad"]["EF"],
                                expected_frequency(to_map(torch.from_numpy(setup["sg"]))).numpy(), rtol=1e-6)
+
+
+def test_signed_differences_and_the_paper_gap(setup):
+    """EFDifference(signed=True) scores EF(a) - EF(VG) per sample; its default aggregate, paper_gap, is
+    |mean EF(a) - mean EF(VG)| (the tables' arithmetic), which is <= the mean of the unsigned scores."""
+    from spectral_lib.metrics.quantus_ef import nanmean, paper_gap
+
+    ef_sg = expected_frequency(to_map(torch.from_numpy(setup["sg"]))).double().numpy()
+    ef_vg = expected_frequency(to_map(torch.from_numpy(setup["vg"]))).double().numpy()
+    common = dict(model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], a_batch=setup["sg"], device="cpu")
+    signed = EFDifference(signed=True)(**common)
+    np.testing.assert_allclose(signed, ef_sg - ef_vg, rtol=1e-5, atol=1e-12)
+    (gap,) = EFDifference(signed=True, return_aggregate=True)(**common)
+    assert gap == pytest.approx(abs(ef_sg.mean() - ef_vg.mean()), rel=1e-5)
+    (mean_abs,) = EFDifference(return_aggregate=True)(**common)
+    assert mean_abs == pytest.approx(np.abs(ef_sg - ef_vg).mean(), rel=1e-5) and mean_abs >= gap - 1e-15
+    with pytest.raises(ValueError, match="needs signed per-sample differences"):
+        EFDifference(aggregate_func=paper_gap)
+    assert paper_gap([1.0, -3.0, float("nan")]) == 1.0 and np.isnan(paper_gap([float("nan")]))
+    assert nanmean([1.0, float("nan"), 3.0]) == 2.0
+
+
+def test_degenerate_maps_score_nan(setup):
+    """All-zero, constant and 95%-tied explanations are scored NaN by both metrics (with a warning), and the
+    aggregates skip them."""
+    a = setup["sg"].copy()
+    a[0] = 0.0                                   # all zero
+    a[1] = 0.25                                  # constant
+    a[2].reshape(3, -1)[:, : int(0.95 * 256)] = 0.0  # 95% of the pixels exactly tied (zero in every channel)
+    with pytest.warns(UserWarning, match="3 of 6 explanations are degenerate"):
+        ef = ExpectedFrequency()(model=None, x_batch=setup["x"], y_batch=setup["y"], a_batch=a)
+    assert np.isnan(ef[:3]).all() and np.isfinite(ef[3:]).all()
+    want = expected_frequency(to_map(torch.from_numpy(a[3:]))).numpy()
+    (mean,) = ExpectedFrequency(return_aggregate=True, disable_warnings=True)(
+        model=None, x_batch=setup["x"], y_batch=setup["y"], a_batch=a)
+    assert mean == pytest.approx(float(want.mean()), rel=1e-5)
+    diff = EFDifference(disable_warnings=True)(model=setup["model"], x_batch=setup["x"], y_batch=setup["y"],
+                                               a_batch=a, device="cpu")
+    assert np.isnan(diff[:3]).all() and np.isfinite(diff[3:]).all()
+    raw = ExpectedFrequency(flag_degenerate=False)(model=None, x_batch=setup["x"], y_batch=setup["y"], a_batch=a)
+    assert np.isfinite(raw[2])  # unflagged, a mostly tied map gets a number: the plateau's EF
+
+
+def test_quantus_evaluate_paper_gap(setup):
+    """Both metrics through quantus.evaluate with aggregates: the paper's gap per method."""
+    from spectral_lib.metrics.quantus_ef import paper_gap
+
+    results = quantus.evaluate(
+        metrics={"EF": ExpectedFrequency(), "gap": EFDifference(signed=True)},
+        xai_methods={"VanillaGrad": setup["vg"], "SmoothGrad": setup["sg"]},
+        model=setup["model"], x_batch=setup["x"], y_batch=setup["y"], agg_func=paper_gap,
+        call_kwargs={"0": {"device": "cpu"}},
+    )
+    ef_sg = expected_frequency(to_map(torch.from_numpy(setup["sg"]))).double().numpy()
+    ef_vg = expected_frequency(to_map(torch.from_numpy(setup["vg"]))).double().numpy()
+    assert results["VanillaGrad"]["gap"] == 0.0
+    assert results["SmoothGrad"]["gap"] == pytest.approx(abs(ef_sg.mean() - ef_vg.mean()), rel=1e-5)
+    assert results["SmoothGrad"]["EF"] == pytest.approx(ef_sg.mean(), rel=1e-5)  # |mean| of positive EFs

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..checks import check_positive_int
 from .core import _check_inputs, _eval_mode, _resolve_target
+from .model_copy import counterpart, distinct_activations
 
 
 def _register_sp_with_captum():
@@ -121,7 +122,9 @@ def captum_guided_grad_cam(
     with _eval_mode(model):
         t = _resolve_target(model, x, target)
         with _captum_notices_silenced():
-            attr = GuidedGradCam(model, layer).attribute(x.detach(), target=t, interpolate_mode=interpolate_mode)
+            net = distinct_activations(model, x)  # reused activations split per call: the model untouched
+            attr = GuidedGradCam(net, counterpart(net, layer)).attribute(x.detach(), target=t,
+                                                                         interpolate_mode=interpolate_mode)
     if attr.shape != x.shape:  # captum warns and returns an empty tensor when the CAM cannot be upsampled
         raise ValueError(f"captum_guided_grad_cam: the CAM of layer {type(layer).__name__} could not be upsampled to "
                          f"the input (captum gave shape {tuple(attr.shape)}); the layer must output (N, C', h, w)")
@@ -157,7 +160,9 @@ def captum_integrated_gradients(
 def captum_deeplift(model: nn.Module, x: torch.Tensor, target=None) -> torch.Tensor:
     """The paper's "DeepLift" row: ``captum.attr.DeepLift(model).attribute(x, target=t)`` on the logits (zero
     baseline, rescale rule). SP is registered with captum's ``nn.Softplus`` rule first, so an SP network gives what
-    the same network with plain ``nn.Softplus`` modules gives. (N, ...) -> (N, ...)."""
+    the same network with plain ``nn.Softplus`` modules gives. Runs on a copy whose activation modules are distinct
+    per call and out of place (:func:`~spectral_lib.explain.model_copy.distinct_activations`: torchvision's ResNets
+    reuse one in-place ReLU per block, which captum's DeepLift cannot take). (N, ...) -> (N, ...)."""
     from captum.attr import DeepLift
 
     _register_sp_with_captum()
@@ -165,7 +170,7 @@ def captum_deeplift(model: nn.Module, x: torch.Tensor, target=None) -> torch.Ten
     with _eval_mode(model):
         t = _resolve_target(model, x, target)
         with _captum_notices_silenced():
-            attr = DeepLift(model).attribute(x.detach(), target=t)
+            attr = DeepLift(distinct_activations(model, x)).attribute(x.detach(), target=t)
     return attr.detach()
 
 
@@ -180,7 +185,7 @@ def captum_guided_backprop(model: nn.Module, x: torch.Tensor, target=None) -> to
     with _eval_mode(model):
         t = _resolve_target(model, x, target)
         with _captum_notices_silenced():
-            attr = GuidedBackprop(model).attribute(x.detach(), target=t)
+            attr = GuidedBackprop(distinct_activations(model, x)).attribute(x.detach(), target=t)
     return attr.detach()
 
 

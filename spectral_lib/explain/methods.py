@@ -17,6 +17,7 @@ from ..checks import check_choice, check_nonnegative_finite, check_positive_int,
 from ..nn.activations import ACTIVATION_TYPES
 from .authors import _register_sp_with_captum
 from .core import _check_inputs, _eval_mode, _log_softmax_grad, _resolve_target, hooked
+from .model_copy import EXTRA_ACTIVATION_TYPES, distinct_activations
 
 __all__ = ["vanilla_grad", "smooth_grad", "integrated_gradients", "grad_cam", "guided_backprop", "guided_grad_cam",
            "deeplift", "GUIDED_RULES"]
@@ -172,9 +173,10 @@ GUIDED_RULES = ("generalised", "captum")
 
 @contextlib.contextmanager
 def _guided_hooks(model: nn.Module, rule: str = "generalised") -> Iterator[None]:
-    """Clamp at zero the input gradient of every activation module (``rule="generalised"``) or of every ``nn.ReLU``
+    """Clamp at zero the input gradient of every activation module (``rule="generalised"``: spectral_lib's
+    ``ACTIVATION_TYPES`` and torch's other elementwise activations, ReLU6, Hardswish, ...) or of every ``nn.ReLU``
     module only (``rule="captum"``, captum's GuidedBackprop; a model without one is left unguided)."""
-    types = ACTIVATION_TYPES if rule == "generalised" else (nn.ReLU,)
+    types = ACTIVATION_TYPES + EXTRA_ACTIVATION_TYPES if rule == "generalised" else (nn.ReLU,)
     modules = [m for m in model.modules() if isinstance(m, types)]
     if not modules and rule == "generalised":
         raise ValueError("guided_backprop found no activation module in the model (functional activations?)")
@@ -188,13 +190,18 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target=None, *, rule: str
     ``rule="generalised"`` (default): guided through every activation module, smooth ones included (see the module
     docstring). ``rule="captum"``: only ``nn.ReLU`` modules are guided, as captum's GuidedBackprop does, so on a
     network without ReLU modules (SP, GaussianReLU) the result is the plain gradient, i.e. :func:`vanilla_grad`.
+    The hooks go on a copy of the model whose activation modules run once per call, out of place, and return fresh
+    tensors (:func:`~spectral_lib.explain.model_copy.distinct_activations` with ``fresh_outputs``), so models that
+    reuse one activation module or add in place to an activation's output (EfficientNetV2) work; the model itself
+    is not modified.
     """
     check_choice("rule", rule, GUIDED_RULES)
     _check_inputs(model, x)
     with _eval_mode(model):
         t = _resolve_target(model, x, target)
-        with _guided_hooks(model, rule):
-            return _log_softmax_grad(model, x, t)
+        net = distinct_activations(model, x, fresh_outputs=True)  # hooked outputs never modified in place
+        with _guided_hooks(net, rule):
+            return _log_softmax_grad(net, x, t)
 
 
 def guided_grad_cam(
@@ -210,14 +217,18 @@ def guided_grad_cam(
 
 
 def deeplift(model: nn.Module, x: torch.Tensor, target=None, *, baseline: float = 0.0) -> torch.Tensor:
-    """DeepLIFT (rescale rule) through captum, zero baseline, on the target's log-softmax. (N, ...) -> (N, ...)."""
+    """DeepLIFT (rescale rule) through captum, zero baseline, on the target's log-softmax. (N, ...) -> (N, ...).
+
+    Runs on a copy of the model whose activation modules are distinct per call and out of place
+    (:func:`~spectral_lib.explain.model_copy.distinct_activations`), so models that reuse one activation module
+    (torchvision's ResNets) work; the model itself is not modified."""
     from captum.attr import DeepLift
 
     _register_sp_with_captum()  # SP gets captum's nn.Softplus rule (see _register_sp_with_captum)
     _check_inputs(model, x)
     with _eval_mode(model):
         t = _resolve_target(model, x, target)
-        wrapped = nn.Sequential(model, nn.LogSoftmax(dim=1)).eval()
+        wrapped = nn.Sequential(distinct_activations(model, x), nn.LogSoftmax(dim=1)).eval()
         base = torch.full_like(x, float(baseline))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -8,6 +8,20 @@
   (it compares two complexity scores); lower is closer. It is *not* a faithfulness test: any map whose EF happens to
   equal the gradient's scores 0. Torch models only (the reference is :func:`spectral_lib.explain.vanilla_grad`).
 
+**The paper's gap as an aggregate.** The paper's tables report ``|mean EF(method) - mean EF(VanillaGrad)|``, which
+no aggregate of the per-sample ``|Delta EF|`` can give (the mean of absolute values is >= the absolute value of the
+mean, and the signs are lost). ``EFDifference(signed=True)`` therefore scores each sample with the *signed*
+difference ``EF(a) - EF(VanillaGrad)`` (positive: more complex than the gradient), and its aggregate function is
+:func:`paper_gap` ``= |mean of the signed differences|``, which equals ``|mean EF(a) - mean EF(VanillaGrad)|`` over
+the same samples by linearity of the mean. So ``EFDifference(signed=True, return_aggregate=True)`` returns the
+paper's gap, and ``quantus.evaluate(..., agg_func=paper_gap)`` too; combining :func:`paper_gap` with unsigned
+scores is refused (ValueError).
+
+**Degenerate explanations** (constant, all-zero, non-finite, or more than ``max_tie_fraction`` = 90% tied pixels:
+:func:`spectral_lib.spectral.degenerate_reason`) cannot be ranked, and their "EF" would be the plateau's: both
+metrics score them NaN (``flag_degenerate=True``, default), with a warning unless ``disable_warnings``; the
+aggregates (:func:`nanmean` by default, :func:`paper_gap`) skip NaN.
+
 Both are called the way Quantus calls its own metrics::
 
     metric = ExpectedFrequency()
@@ -37,14 +51,34 @@ except ImportError as e:  # pragma: no cover - exercised only without quantus
                       "(or pip install 'spectral_lib[quantus]')") from e
 
 from ..explain import vanilla_grad
-from ..spectral import EF_DEFINITIONS, expected_frequency, to_map
+from ..spectral import EF_DEFINITIONS, degenerate_reason, expected_frequency, to_map
 
 if sys.version_info >= (3, 8):
     from typing import final
 else:  # pragma: no cover
     from typing_extensions import final
 
-__all__ = ["ExpectedFrequency", "EFDifference", "map_ef"]
+__all__ = ["ExpectedFrequency", "EFDifference", "map_ef", "paper_gap", "nanmean"]
+
+
+def nanmean(scores) -> float:
+    """Mean of the finite scores (NaN, e.g. of degenerate maps, skipped); NaN when there is none. The default
+    aggregate of :class:`ExpectedFrequency` and of the unsigned :class:`EFDifference`."""
+    a = np.asarray(scores, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")
+
+
+def paper_gap(scores) -> float:
+    """The paper's explanation gap from *signed* per-sample differences ``d_i = EF(a_i) - EF(VanillaGrad_i)``:
+    ``|mean_i d_i|`` = ``|mean EF(a) - mean EF(VanillaGrad)|`` over the samples with a finite ``d_i``; NaN when
+    there is none. The aggregate of ``EFDifference(signed=True)``."""
+    return abs(nanmean(scores))
+
+
+def _degenerate_mask(a_batch: np.ndarray, max_tie_fraction: float) -> np.ndarray:
+    a = torch.from_numpy(np.ascontiguousarray(a_batch)).double()
+    return np.array([r is not None for r in degenerate_reason(a, max_tie_fraction)], dtype=bool)
 
 
 def map_ef(a_batch: np.ndarray, definition: str = "paper") -> np.ndarray:
@@ -78,6 +112,8 @@ class _SpectralMetric(Metric[List[float]]):
         default_plot_func: Optional[Callable] = None,
         disable_warnings: bool = False,
         display_progressbar: bool = False,
+        flag_degenerate: bool = True,
+        max_tie_fraction: float = 0.9,
         **kwargs,
     ):
         """
@@ -85,6 +121,10 @@ class _SpectralMetric(Metric[List[float]]):
         ----------
         definition: str
             EF definition of :func:`spectral_lib.spectral.expected_frequency`: "paper" (default) or "nyquist".
+        flag_degenerate: boolean
+            Score degenerate maps NaN (default True; see the module docstring).
+        max_tie_fraction: float
+            Maps with more tied pixels than this fraction are degenerate (default 0.9).
         abs: boolean
             Take absolute values of the attributions before the channel sum, default=False (the paper's map).
         normalise: boolean
@@ -92,10 +132,14 @@ class _SpectralMetric(Metric[List[float]]):
             for Quantus's default ``normalise_by_max``).
         normalise_func, normalise_func_kwargs, return_aggregate, aggregate_func, default_plot_func,
         disable_warnings, display_progressbar, kwargs:
-            As in every Quantus metric.
+            As in every Quantus metric; ``aggregate_func`` defaults to :func:`nanmean`.
         """
         if definition not in EF_DEFINITIONS:
             raise ValueError(f"definition must be one of {list(EF_DEFINITIONS)}, got {definition!r}")
+        if not (isinstance(max_tie_fraction, (int, float)) and 0 <= max_tie_fraction <= 1):
+            raise ValueError(f"max_tie_fraction must be a number in [0, 1], got {max_tie_fraction!r}")
+        if aggregate_func is None:
+            aggregate_func = nanmean
         super().__init__(
             abs=abs,
             normalise=normalise,
@@ -109,6 +153,23 @@ class _SpectralMetric(Metric[List[float]]):
             **kwargs,
         )
         self.definition = definition
+        self.flag_degenerate = flag_degenerate
+        self.max_tie_fraction = max_tie_fraction
+
+    def _flag(self, scores: np.ndarray, *batches: np.ndarray) -> List[float]:
+        """``scores`` with NaN where a map of any of ``batches`` is degenerate (when flagging), as a list."""
+        scores = np.asarray(scores, dtype=np.float64).copy()
+        if self.flag_degenerate:
+            bad = np.zeros(len(scores), dtype=bool)
+            for b in batches:
+                bad |= _degenerate_mask(b, self.max_tie_fraction)
+            if bad.any() and not getattr(self, "_disable_warnings", False):
+                import warnings
+
+                warnings.warn(f"{self.name}: {int(bad.sum())} of {len(bad)} explanations are degenerate (constant, "
+                              f"all zero or mostly tied): scored NaN", stacklevel=3)
+            scores[bad] = np.nan
+        return scores.tolist()
 
     def __call__(
         self,
@@ -168,17 +229,19 @@ class ExpectedFrequency(_SpectralMetric):
     evaluation_category = EvaluationCategory.COMPLEXITY
 
     def evaluate_instance(self, x: np.ndarray, a: np.ndarray) -> float:
-        """EF of one explanation ``a`` (C, H, W) or (H, W) of input ``x`` (C, H, W)."""
-        return float(map_ef(a[None], self.definition)[0])
+        """EF of one explanation ``a`` (C, H, W) or (H, W) of input ``x`` (C, H, W); NaN if degenerate."""
+        return float(self._flag(map_ef(a[None], self.definition), a[None])[0])
 
     def evaluate_batch(self, x_batch: np.ndarray, a_batch: np.ndarray, **kwargs) -> List[float]:
-        """EF of each explanation of ``a_batch`` (N, C, H, W); ``x_batch`` unused. Returns N floats."""
-        return map_ef(a_batch, self.definition).tolist()
+        """EF of each explanation of ``a_batch`` (N, C, H, W); ``x_batch`` unused. Returns N floats (NaN for a
+        degenerate map)."""
+        return self._flag(map_ef(a_batch, self.definition), a_batch)
 
 
 @final
 class EFDifference(_SpectralMetric):
-    """EF difference ``|EF(a) - EF(VanillaGrad)|`` between an explanation and the model's own gradient at x.
+    """EF difference ``|EF(a) - EF(VanillaGrad)|`` between an explanation and the model's own gradient at x
+    (``signed=True``: ``EF(a) - EF(VanillaGrad)``, aggregated by :func:`paper_gap` into the paper's gap).
 
     The reference is :func:`spectral_lib.explain.vanilla_grad` (d log_softmax(model(x))[y] / dx) for the class
     ``y_batch`` names (``target="y"``, default, the class the evaluated explanations explain in Quantus) or the
@@ -198,13 +261,22 @@ class EFDifference(_SpectralMetric):
     score_direction = ScoreDirection.LOWER
     evaluation_category = EvaluationCategory.COMPLEXITY
 
-    def __init__(self, definition: str = "paper", target: str = "y", **kwargs):
-        """``target``: "y" (explain ``y_batch``, default) or "predicted"; other arguments as
-        :class:`ExpectedFrequency`'s."""
+    def __init__(self, definition: str = "paper", target: str = "y", signed: bool = False, **kwargs):
+        """``target``: "y" (explain ``y_batch``, default) or "predicted". ``signed``: score ``EF(a) - EF(VG)``
+        instead of its absolute value, with :func:`paper_gap` (the paper's ``|mean - mean|``) as the default
+        aggregate. Other arguments as :class:`ExpectedFrequency`'s."""
         if target not in ("y", "predicted"):
             raise ValueError(f"target must be 'y' or 'predicted', got {target!r}")
+        if not isinstance(signed, bool):
+            raise ValueError(f"signed must be True or False, got {signed!r}")
+        if kwargs.get("aggregate_func") is paper_gap and not signed:
+            raise ValueError("paper_gap (|mean EF(a) - mean EF(VanillaGrad)|) needs signed per-sample differences: "
+                             "use EFDifference(signed=True); an aggregate of |EF(a) - EF(VanillaGrad)| cannot give it")
+        if signed and kwargs.get("aggregate_func") is None:
+            kwargs["aggregate_func"] = paper_gap
         super().__init__(definition=definition, **kwargs)
         self.target = target
+        self.signed = signed
 
     def _reference(self, model, x_batch: np.ndarray, y_batch: Optional[np.ndarray]) -> np.ndarray:
         """VanillaGrad of the model at ``x_batch`` (N, C, H, W), processed like the evaluated attributions."""
@@ -239,4 +311,5 @@ class EFDifference(_SpectralMetric):
         if model is None:
             raise ValueError("EFDifference needs the model (its VanillaGrad is the reference)")
         ref = self._reference(model, x_batch, y_batch)
-        return np.abs(map_ef(a_batch, self.definition) - map_ef(ref, self.definition)).tolist()
+        diff = map_ef(a_batch, self.definition) - map_ef(ref, self.definition)
+        return self._flag(diff if self.signed else np.abs(diff), a_batch, ref)

@@ -91,14 +91,32 @@ def radial_profile(maps: torch.Tensor) -> torch.Tensor:
         maps: (N, H, W) real maps (any float dtype, any device). A single (H, W) map is accepted too.
     Returns:
         (N, R) mean power ``|DFT|^2`` per integer radius (bin 0 = zero frequency), float64 for float64 input,
-        else float32, on the maps' device. (R,) for a single (H, W) map.
+        else float32 (float64 where the power of float32 maps would overflow or underflow float32, e.g. values
+        near 1e18 or 1e-38), on the maps' device. (R,) for a single (H, W) map.
     """
     check_tensor("maps", maps, ndim=(2, 3), finite=False)  # finiteness: checked below, on the (small) result
     single = maps.ndim == 2
     if single:
         maps = maps[None]
-    n, h, w = maps.shape
     dtype = torch.float64 if maps.dtype == torch.float64 else torch.float32
+    out = _profile(maps, dtype)
+    # A NaN/inf anywhere in a map makes every cell of its DFT (so its profile, so this sum) non-finite: a finite sum
+    # proves finite maps without a pass over them; otherwise (or on overflow) the full check decides, as before.
+    # Finite maps with a non-finite sum overflowed float32 (values ~1e18); a zero profile of a map that is not zero
+    # underflowed it (~1e-38): those are recomputed in float64. Only the zero rows' maps are looked at.
+    finite = math.isfinite(float(out.sum()))
+    if not finite:
+        check_tensor("maps", maps, ndim=(2, 3))
+    if dtype == torch.float32:
+        zero = out.sum(1) == 0
+        if not finite or (bool(zero.any()) and bool((maps[zero] != 0).any())):
+            out = _profile(maps, torch.float64)
+    return out[0] if single else out
+
+
+def _profile(maps: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(N, R) radial profile of (N, H, W) ``maps`` computed in ``dtype``."""
+    n, h, w = maps.shape
     r_idx, weight, counts, n_bins = _bins_on(h, w, maps.device, dtype)
     out = torch.zeros(n, n_bins, device=maps.device, dtype=dtype)
     step = max(1, _CHUNK_CELLS // weight.numel())  # maps per pass
@@ -110,11 +128,7 @@ def radial_profile(maps: torch.Tensor) -> torch.Tensor:
         # per map, cells are added to their bin in cell order: the same sums (bit for bit) as index_add_ did
         out[i : i + step].scatter_add_(1, r_idx.expand(len(power), -1), power.view(len(power), -1))
     out /= counts
-    # A NaN/inf anywhere in a map makes every cell of its DFT (so its profile, so this sum) non-finite: a finite sum
-    # proves finite maps without a pass over them; otherwise (or on overflow) the full check decides, as before.
-    if not math.isfinite(float(out.sum())):
-        check_tensor("maps", maps, ndim=(2, 3))
-    return out[0] if single else out
+    return out
 
 
 def expected_frequency(
