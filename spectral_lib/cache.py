@@ -5,6 +5,10 @@ object. A file is written to a temporary name in the same folder, flushed, fsync
 reader sees either the old file, the new file or nothing: never a half-written one. A file whose checksum does not
 match (truncated, corrupted, or from another program) raises :class:`CorruptCacheError`; :func:`memoize` reports it,
 deletes it and recomputes.
+
+Two processes that need the same entry at once (two chapters executed side by side, the book beside a sweep) do not
+compute it twice: :func:`computing` holds an exclusive lock file (``<root>/locks/<namespace>/<entry>.lock``, outside the entries' folder) while one computes, and the other
+waits for it and then reads the result.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from typing import IO, Any, Callable, Mapping, Union
 
 import torch
 
-__all__ = ["config_key", "save", "load", "memoize", "atomic_write", "CorruptCacheError", "CACHE_VERSION"]
+__all__ = ["config_key", "save", "load", "memoize", "computing", "atomic_write", "CorruptCacheError",
+           "CACHE_VERSION"]
 
 MAGIC = b"SPCACHE1"
 CACHE_VERSION = 1  # bump when a computation whose result is cached changes meaning
@@ -110,6 +115,19 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu
     return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
 
 
+def computing(path: str | os.PathLike):
+    """An exclusive inter-process lock for computing the cache entry ``path`` = ``<root>/<namespace>/<name>`` (the
+    file ``<root>/locks/<namespace>/<name>.lock``, so that listing a namespace shows only entries; released when the
+    holder exits, also if it is killed). Use as ``with computing(path): <check, compute, save>``:
+    a second process blocks until the first has written the entry, then finds it."""
+    from filelock import FileLock
+
+    path = Path(path)
+    lock = path.parent.parent / "locks" / path.parent.name / f"{path.name}.lock"  # outside the entries' folder
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(lock))
+
+
 def memoize(
     cache_dir: str | os.PathLike | None,
     namespace: str,
@@ -124,12 +142,18 @@ def memoize(
     if cache_dir is None:
         return compute()
     path = Path(cache_dir) / namespace / f"{config_key(config)}.pt"
-    if path.exists():
+    if path.exists():  # a hit needs no lock (entries are written atomically): a read-only cache stays readable
         try:
             return load(path)
-        except CorruptCacheError as e:
-            warnings.warn(f"recomputing: {e}", stacklevel=2)
-            path.unlink(missing_ok=True)
-    result = compute()
-    save(path, result)
-    return result
+        except CorruptCacheError:
+            pass  # recomputed under the lock below
+    with computing(path):
+        if path.exists():
+            try:
+                return load(path)
+            except CorruptCacheError as e:
+                warnings.warn(f"recomputing: {e}", stacklevel=2)
+                path.unlink(missing_ok=True)
+        result = compute()
+        save(path, result)
+        return result

@@ -307,3 +307,18 @@ def test_param_sets_register_as_the_chapters_grids(monkeypatch):
     assert [c.penalty_strength for c, _ in config.chapter_points(CHAPTERS[1], p10)] == [0.0, 0.0, 2.0]
     with pytest.raises(config.ParameterError, match=r"penalty_strengths\[0\]"):
         config.chapter_points(CHAPTERS[1], {**p10, "penalty_strengths": [float("nan")]})
+
+
+def test_gap_chapter_lists_its_post_hoc_grid_for_the_sweep():
+    """The gap chapter reads the explain-time surrogates' records of the ReLU networks (shared with the
+    smooth-alternatives chapter): its registered grids list them, so a sweep of the profile computes them too."""
+    from spectral_lib.companion import profiles as config
+
+    p5 = {**QUICK, "activations": ["relu", "sp:1"], "methods": ["vanilla_grad", "smooth_grad"],
+          "explain_time_betas": [1.0], "lowpass_cutoffs": [0.25]}
+    pts = config.chapter_points("05_explanation_gap", p5)
+    assert [c.activation for c, _ in pts] == ["relu", "sp:1", "relu"]
+    assert pts[-1][1].methods == ("vanilla_grad", "smooth_grad", "beta_smooth_grad:1", "lowpass_grad:0.25")
+    assert pts[0][0].key() == pts[-1][0].key()  # the same ReLU network, evaluated once more
+    with pytest.raises(config.ParameterError, match="lowpass_cutoffs"):
+        config.chapter_points("05_explanation_gap", {**p5, "lowpass_cutoffs": [0.0]})

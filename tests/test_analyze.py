@@ -27,7 +27,8 @@ STD = (0.229, 0.224, 0.225)
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory) -> dict[str, Path]:
-    """A random-init torchvision ResNet-18 (10 classes) state_dict, a ResNet-34 one, 4 random 32x32 RGB PNGs."""
+    """A random-init torchvision ResNet-18 (10 classes) state_dict, a ResNet-34 one, 4 random 64x64 RGB PNGs (64 px:
+    layer4 is 2x2, so Grad-CAM is not refused as constant)."""
     import torchvision
 
     root = tmp_path_factory.mktemp("analyze")
@@ -38,7 +39,7 @@ def assets(tmp_path_factory) -> dict[str, Path]:
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(4):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
     return {"root": root, "ckpt": root / "r18.pt", "ckpt34": root / "r34.pt", "images": folder}
 
 
@@ -264,7 +265,7 @@ def test_python_errors_model_and_images():
         analyze(_Scores(3), x[0], ["vanilla_grad"], progress=False)
     with pytest.raises(ValueError, match=r"with mean/std, images must be in \[0, 1\]"):
         analyze(_Scores(3), x * 255, ["vanilla_grad"], mean=[0.5], std=[0.2], progress=False)
-    with pytest.raises(ValueError, match="method 'grad_cam' failed: grad_cam needs"):
+    with pytest.raises(ValueError, match=r"grad_cam: refused: no nn.Conv2d with an \(N, C, h, w\) output"):
         analyze(_Scores(3), x, ["grad_cam"], progress=False)
     table = analyze(_Scores(3), x, ["vanilla_grad"], progress=False, target=[2, 1])
     assert table["target"].tolist() == [2, 1]

@@ -57,7 +57,7 @@ def test_vit_b_16_small_image():
 
 
 def test_every_name_is_covered():
-    assert set(MODEL_NAMES) == {"simple_cnn", "skip_bn_cnn", "resnet18", "resnet34", "resnet50", "vit_b_16"}
+    assert set(MODEL_NAMES) == {"simple_cnn", "skip_bn_cnn", "mlp", "resnet18", "resnet34", "resnet50", "vit_b_16"}
 
 
 def test_simple_cnn_structure_follows_the_paper():
@@ -137,3 +137,56 @@ def test_width_multiplier_scales_the_parameter_count_as_the_formula_says(mult):
 def test_width_multiplier_must_be_positive(bad):
     with pytest.raises(ValueError, match="width_mult"):
         build_model("simple_cnn", "relu", (1, 28, 28), 10, width_mult=bad)
+
+
+def test_mlp_parameter_count_and_shapes():
+    """sum over layers of (inputs + 1) * outputs: 784 -> 256 -> 64 -> 10 with biases."""
+    model = build_model("mlp", "sp:2", (1, 28, 28), 10, hidden=[256, 64])
+    expected = (784 + 1) * 256 + (256 + 1) * 64 + (64 + 1) * 10
+    assert sum(p.numel() for p in model.parameters()) == expected == 218_058
+    assert _acts(model, SP) == 2 and _acts(model, nn.ReLU) == 0
+    with torch.no_grad():
+        assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    two = build_model("mlp", "relu", (3, 5, 4), 7)  # default hidden (256, 256), channels flattened in
+    assert sum(p.numel() for p in two.parameters()) == (60 + 1) * 256 + (256 + 1) * 256 + (256 + 1) * 7
+    for bad in ([], [0], "256", [2.5]):
+        with pytest.raises((ValueError, TypeError), match="hidden"):
+            build_model("mlp", "relu", (1, 8, 8), 10, hidden=bad)
+
+
+def test_a_pixel_permutation_is_an_exact_symmetry_of_the_mlp():
+    """An MLP has no notion of pixel neighbours: (1) the permuted copy of a network reads permuted inputs exactly as
+    the network reads the originals; (2) trained on permuted pixels from the permuted initialisation (same batches,
+    Adam, float64), the network stays the permuted network step after step; (3) its input gradient on permuted
+    inputs is the permuted input gradient."""
+    from spectral_lib.data import permute_pixels, pixel_permutation
+    from spectral_lib.nn import permute_mlp_inputs
+
+    in_shape = (2, 6, 5)
+    perm = pixel_permutation(6, 5, seed=3)
+    torch.manual_seed(0)
+    net = build_model("mlp", "sp:1", in_shape, 4, hidden=[16, 8]).double()
+    x, y = torch.randn(40, *in_shape, dtype=torch.float64), torch.randint(0, 4, (40,))
+    twin = permute_mlp_inputs(net, perm, in_shape)
+    assert torch.allclose(twin(permute_pixels(x, perm)), net(x), atol=1e-12, rtol=0)
+    assert not torch.allclose(net(permute_pixels(x, perm)), net(x), atol=1e-3)  # the permutation does change inputs
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in (net, twin)]
+    for step in range(25):
+        idx = torch.arange(step % 4 * 10, step % 4 * 10 + 10)
+        for m, opt, inputs in ((net, opts[0], x), (twin, opts[1], permute_pixels(x, perm))):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(m(inputs[idx]), y[idx]).backward()
+            opt.step()
+    assert torch.allclose(permute_mlp_inputs(net, perm, in_shape).layers[1].weight, twin.layers[1].weight,
+                          atol=1e-10, rtol=0)
+    assert all(torch.allclose(a, b, atol=1e-10, rtol=0)
+               for a, b in zip(list(net.parameters())[1:], list(twin.parameters())[1:]))
+    xp = permute_pixels(x, perm).requires_grad_(True)
+    x0 = x.clone().requires_grad_(True)
+    (g_twin,) = torch.autograd.grad(twin(xp)[:, 0].sum(), xp)
+    (g_net,) = torch.autograd.grad(net(x0)[:, 0].sum(), x0)
+    assert torch.allclose(g_twin, permute_pixels(g_net, perm), atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="perm"):
+        permute_mlp_inputs(net, torch.arange(29), in_shape)
+    with pytest.raises(TypeError, match="MLP"):
+        permute_mlp_inputs(build_model("simple_cnn", "relu", (1, 8, 8), 4, depth=1), torch.arange(64), (1, 8, 8))

@@ -128,7 +128,7 @@ def test_config_key_stable_and_sensitive_to_every_field(monkeypatch):
         "eval_every": 10, "lr_decay_per": "step", "cap_rule": "steps", "cap_min_epoch": 3, "weight_decay": 1e-4,
         "pixel_permutation": 0, "input_smoothing_sigma": 1.0, "penalty_strength": 0.1, "penalty_kind": "ef",
         "penalty_cutoff": 0.3, "penalty_subsample": 8, "train_noise_std": 0.1, "train_blur_sigma": 0.5, "image_size": 32,
-        "augment": True, "device": "cpu" if base.device != "cpu" else "auto",
+        "augment": True, "device": "cpu" if base.device != "cpu" else "auto", "n_train": 1000,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(TrainConfig)}
     keys = {base.key()}
@@ -232,7 +232,41 @@ def test_network_cache_keys_are_pinned(fields, key):
 def test_evaluation_cache_keys_are_pinned():
     from spectral_lib.experiments import EvalSpec, point_key
 
+    # Record version 4 (tie fraction, tie-broken EF and the gradient-form gap in every record) was a deliberate bump:
+    # it recomputes evaluations, not networks (the network keys above did not change). Version 3's keys were
+    # 8e35515f5f485c3ae3cb and 0b5af709b46e8625be28.
     sp = TrainConfig(**PINNED_KEYS[1][0])
-    assert cache.config_key(point_key(sp, EvalSpec(methods=("vanilla_grad", "smooth_grad")))) == "8e35515f5f485c3ae3cb"
+    assert cache.config_key(point_key(sp, EvalSpec(methods=("vanilla_grad", "smooth_grad")))) == "64a9d180f3b5d1292aa2"
     spec = EvalSpec(n_images=100, methods=("vanilla_grad", "lowpass_grad:0.25"))
-    assert cache.config_key(point_key(TrainConfig(device="cpu"), spec)) == "0b5af709b46e8625be28"
+    assert cache.config_key(point_key(TrainConfig(device="cpu"), spec)) == "308efb568419fa27031a"
+
+
+def _memoize_must_not_compute(cache_dir: str, out: str) -> None:
+    """Run in a second process: memoize an entry that the first process is computing (never computes it itself)."""
+    from pathlib import Path as _P
+
+    from spectral_lib import cache as _cache
+
+    def compute():
+        raise AssertionError("computed twice")
+
+    _P(out).write_text(repr(_cache.memoize(cache_dir, "ns", {"k": 1}, compute)))
+
+
+def test_a_second_process_waits_for_the_entry_being_computed(tmp_path):
+    """While one process computes an entry (holding its lock), another asking for it blocks, then reads it."""
+    import multiprocessing as mp
+    import time
+
+    from spectral_lib import cache as _cache
+
+    path = tmp_path / "ns" / f"{_cache.config_key({'k': 1})}.pt"
+    out = tmp_path / "out.txt"
+    with _cache.computing(path):
+        p = mp.get_context("spawn").Process(target=_memoize_must_not_compute, args=(str(tmp_path), str(out)))
+        p.start()
+        time.sleep(3.0)
+        assert p.is_alive() and not out.exists()  # blocked on the lock, not computing
+        _cache.save(path, {"value": 42})
+    p.join(60)
+    assert p.exitcode == 0 and out.read_text() == "{'value': 42}"

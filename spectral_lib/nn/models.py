@@ -9,6 +9,11 @@
   through 1x1 projections; then a 512-unit FC layer (with bias) and the classifier. The topology is simpler than the
   authors' (theirs: a stem conv without activation, two residual pairs of convs, 1x1 convs with padding and 4
   max-pools); the difference is listed on the book's deviations page.
+* ``mlp``: a fully connected network (flatten, ``hidden`` layers of Linear + activation, then the classifier), with
+  biases. It has no notion of pixel neighbours: permuting the input pixels by a fixed permutation and the first
+  layer's input columns by the same permutation leaves its function unchanged, so an MLP trained on permuted pixels is
+  (from the permuted initialisation, exactly; from its own, in distribution) the permuted MLP. The
+  spatial-correlation chapter uses it to separate the inputs' correlation from convolutional locality.
 * ``resnet18`` / ``resnet34`` / ``resnet50``: torchvision's ResNets (random init), with a 3x3 stride-1 stem and no
   max-pool for small inputs (H <= 64, the CIFAR convention), the first conv adapted to the input channels, every
   ReLU swapped for the chosen activation.
@@ -26,7 +31,7 @@ from torch import nn
 from ..checks import check_choice, check_positive_int
 from .activations import make_activation, swap_activations
 
-__all__ = ["SimpleCNN", "SkipBNCNN", "build_model", "MODEL_NAMES"]
+__all__ = ["SimpleCNN", "SkipBNCNN", "MLP", "permute_mlp_inputs", "build_model", "MODEL_NAMES"]
 
 
 class SimpleCNN(nn.Module):
@@ -130,6 +135,58 @@ class SkipBNCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class MLP(nn.Module):
+    """A fully connected network: flatten (N, C, H, W) -> (N, C*H*W), then for each width of ``hidden`` a Linear layer
+    (with bias) and the activation, then a Linear classifier; output (N, num_classes). Parameters:
+    ``sum_i (d_i + 1) d_{i+1}`` over the layer sizes ``d = (C*H*W, *hidden, num_classes)``.
+
+    Permuting the pixels of every input by a fixed permutation ``perm`` (``x.flatten(2)[..., perm]``) and the columns
+    of ``layers[0].weight`` by the same permutation (of every channel's block) gives the same outputs: the network has
+    no notion of pixel neighbours (see :func:`permute_mlp_inputs`)."""
+
+    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, activation="relu",
+                 hidden: tuple[int, ...] | list[int] = (256, 256)) -> None:
+        super().__init__()
+        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (tuple, list)) or not hidden:
+            raise ValueError(f"hidden must be a non-empty list of positive ints, got {hidden!r}")
+        widths = [check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden)]
+        c, h, w = in_shape
+        layers: list[nn.Module] = [nn.Flatten()]
+        d = c * h * w
+        for width in widths:
+            layers += [nn.Linear(d, width), make_activation(activation)]
+            d = width
+        layers.append(nn.Linear(d, num_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def permute_mlp_inputs(model: MLP, perm: torch.Tensor, in_shape: tuple[int, int, int]) -> MLP:
+    """A copy of ``model`` that reads pixel-permuted inputs: ``copy(x.flatten(2)[..., perm].view_as(x)) ==
+    model(x)`` (up to float rounding) for (N, C, H, W) inputs of ``in_shape``. ``perm`` is an (H*W,) permutation of
+    the pixels, the same for every channel (:func:`spectral_lib.data.pixel_permutation`); the first layer's input
+    columns are permuted accordingly, nothing else changes."""
+    import copy
+
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be an MLP, got {type(model).__name__}")
+    c, h, w = in_shape
+    perm = torch.as_tensor(perm, dtype=torch.long)
+    if tuple(perm.shape) != (h * w,) or not torch.equal(perm.sort().values, torch.arange(h * w)):
+        raise ValueError(f"perm must be a permutation of the {h * w} pixels of a {h}x{w} image, got shape "
+                         f"{tuple(perm.shape)}")
+    first = model.layers[1]
+    if first.in_features != c * h * w:
+        raise ValueError(f"in_shape {in_shape} does not match the MLP's {first.in_features} inputs")
+    out = copy.deepcopy(model)
+    cols = (torch.arange(c)[:, None] * h * w + perm[None, :]).reshape(-1)  # input index of permuted column j
+    with torch.no_grad():
+        out.layers[1].weight.copy_(first.weight[:, cols])
+    return out
+
+
 def _resnet(name: str, in_shape, num_classes: int, activation, small_input: bool | None = None) -> nn.Module:
     import torchvision
 
@@ -166,6 +223,7 @@ def _vit(in_shape, num_classes: int, activation, patch_size: int = 16) -> nn.Mod
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "simple_cnn": lambda in_shape, k, act, **o: SimpleCNN(in_shape, k, act, **o),
     "skip_bn_cnn": lambda in_shape, k, act, **o: SkipBNCNN(in_shape, k, act, **o),
+    "mlp": lambda in_shape, k, act, **o: MLP(in_shape, k, act, **o),
     "resnet18": lambda in_shape, k, act, **o: _resnet("resnet18", in_shape, k, act, **o),
     "resnet34": lambda in_shape, k, act, **o: _resnet("resnet34", in_shape, k, act, **o),
     "resnet50": lambda in_shape, k, act, **o: _resnet("resnet50", in_shape, k, act, **o),
@@ -184,9 +242,9 @@ def build_model(
     """Build one of :data:`MODEL_NAMES` with the given activation spec (see
     :func:`spectral_lib.nn.activations.make_activation`), input shape (C, H, W) and number of classes.
 
-    ``options`` go to the architecture: ``depth``, ``width``, ``fc``, ``bias``, ``pool`` ("max"/"avg") (simple_cnn); ``skip``, ``bn``
-    (skip_bn_cnn); ``small_input`` (ResNets); ``patch_size`` (ViT). Randomly initialised; seed torch first for
-    reproducible weights.
+    ``options`` go to the architecture: ``depth``, ``width``, ``fc``, ``bias``, ``pool`` ("max"/"avg") (simple_cnn);
+    ``skip``, ``bn`` (skip_bn_cnn); ``hidden`` (mlp); ``small_input`` (ResNets); ``patch_size`` (ViT). Randomly
+    initialised; seed torch first for reproducible weights.
     """
     check_choice("name", name, MODEL_NAMES)
     make_activation(activation)  # validate the spec early

@@ -2,20 +2,28 @@
 
 Examples::
 
-    # a torchvision architecture with your weights (nothing is downloaded)
+    # a torchvision architecture with your weights, preprocessed like its ImageNet weights (nothing downloaded)
+    python -m spectral_lib analyze --model resnet50 --checkpoint ckpt.pt --weights IMAGENET1K_V2 --images photos/ \\
+        --methods smooth_grad grad_cam integrated_gradients deeplift guided_backprop --out results/
+    # your own normalisation, images already at the model's size
     python -m spectral_lib analyze --model resnet18 --checkpoint ckpt.pt --num-classes 10 --images imgs/ \\
-        --mean 0.485 0.456 0.406 --std 0.229 0.224 0.225 --methods vanilla_grad smooth_grad grad_cam \\
-        --n-images 16 --out results/
+        --mean 0.485 0.456 0.406 --std 0.229 0.224 0.225 --methods vanilla_grad smooth_grad --out results/
     # a TorchScript model (torch.jit.save), images in an .npz (key "images")
     python -m spectral_lib analyze --torchscript model.pt --images batch.npz --out results/
     # one of spectral_lib.nn.MODEL_NAMES: give --in-shape (and --activation)
     python -m spectral_lib analyze --model simple_cnn --in-shape 1 28 28 --num-classes 10 --checkpoint w.pt ...
 
 ``--model NAME`` with ``--in-shape C H W`` builds ``spectral_lib.nn.build_model(NAME, activation, in_shape, K)``;
-without ``--in-shape`` it builds ``getattr(torchvision.models, NAME)(weights=None, num_classes=K)``. Writes
-``OUT/results.csv`` (per image and method), ``OUT/summary.csv``, ``OUT/results.json`` (config, summary, results) and
-``OUT/figure.png``. Every problem found in the arguments, images, checkpoint or model stops the run before any
-explanation is computed, with exit status 2 and a one-line message.
+without ``--in-shape`` it builds ``torchvision.models.NAME(weights=None, ...)``: with ``--weights`` the
+architecture those weights fit (their number of classes, ViT's image size, ...), whose transforms (resize, centre
+crop, normalisation) and class names are used too. Writes ``OUT/results.csv`` (per image and method, with a
+``flag`` column for degenerate maps), ``OUT/summary.csv``, ``OUT/results.json`` (config, model notes, per-method
+plan, failures, summary, results) and ``OUT/figure.png``.
+
+Exit status: 0; 2 for a problem found before any explanation is computed (arguments, images, checkpoint, model, a
+refused method: one line each, ``--skip-refused`` runs the others); 1 when a method failed during the run (the
+other methods' results are written); 130 when interrupted (the finished batches are written). No traceback is
+shown (``--debug`` shows it).
 """
 from __future__ import annotations
 
@@ -25,193 +33,18 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
-from torch import nn
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+from .memory import parse_memory
+from .models import DTYPES, CLIError, build, first_conv_channels, load_checkpoint
+from .plan import MethodRefused
+from .preprocess import IMAGE_SUFFIXES, ImageError, Preprocess, load_folder, load_npz, resolve_weights
+from .validate import model_device, model_dtype
 
-
-class CLIError(ValueError):
-    """A problem with the command line's inputs; reported as ``error: <message>`` with exit status 2."""
-
-
-# --------------------------------------------------------------------------------------------------- images
-def load_folder(
-    folder: Path, channels: int | None = None, n_images: int | None = None
-) -> tuple[torch.Tensor, list[str]]:
-    """PNG/JPEG files of ``folder`` (sorted by name) as (N, C, H, W) float32 in [0, 1], and their names.
-
-    ``channels`` 1 or 3 converts every image to "L" or "RGB"; None picks "L" when all are grayscale, else "RGB".
-    All files must have the same size (checked on every file's header first); ``n_images`` loads the first ones."""
-    from PIL import Image
-
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise CLIError(f"no images ({'/'.join(IMAGE_SUFFIXES)}) in folder {folder}")
-    sizes, modes = [], []
-    for p in files:
-        try:
-            with Image.open(p) as im:
-                sizes.append(im.size)
-                modes.append(im.mode)
-        except Exception as e:  # noqa: BLE001
-            raise CLIError(f"cannot read image {p}: {e}") from e
-    for p, size in zip(files, sizes):
-        if size != sizes[0]:
-            raise CLIError(f"images must all have the same size: {files[0].name} is {sizes[0][0]}x{sizes[0][1]} "
-                           f"but {p.name} is {size[0]}x{size[1]} (width x height); resize them first")
-    if channels is None:
-        channels = 1 if all(m in _GRAY_MODES for m in modes) else 3
-    if channels not in (1, 3):
-        raise CLIError(f"image folders give 1 (L) or 3 (RGB) channels, but the model takes {channels}; use an .npz")
-    files = files[: n_images or len(files)]
-    arrays = []
-    for p in files:
-        with Image.open(p) as im:
-            a = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / 255.0
-        arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
-    return torch.from_numpy(np.stack(arrays)), [p.name for p in files]
+__all__ = ["main", "make_parser", "run_analyze", "load_folder", "load_npz", "load_checkpoint", "build", "CLIError",
+           "IMAGE_SUFFIXES"]
 
 
-def load_npz(path: Path, n_images: int | None = None) -> torch.Tensor:
-    """Key ``images`` of an .npz: (N, C, H, W), (N, H, W, C) (C in 1, 3, 4) or (N, H, W); uint8 is scaled by 1/255,
-    floats are kept. Returns (N, C, H, W) float32."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "images" not in z.files:
-                raise CLIError(f"{path} has no key 'images' (keys: {', '.join(z.files) or 'none'})")
-            a = z["images"]
-    except (OSError, ValueError) as e:
-        if isinstance(e, CLIError):
-            raise
-        raise CLIError(f"cannot read {path} as an .npz: {e}") from e
-    if a.ndim == 3:
-        a = a[:, None]
-    if a.ndim != 4 or a.size == 0:
-        raise CLIError(f"{path}: 'images' must have shape (N, C, H, W) or (N, H, W, C), got {a.shape}")
-    if a.shape[1] not in (1, 3, 4) and a.shape[-1] in (1, 3, 4):
-        a = a.transpose(0, 3, 1, 2)
-    if a.dtype == np.uint8:
-        a = a.astype(np.float32) / 255.0
-    elif np.issubdtype(a.dtype, np.floating):
-        a = a.astype(np.float32)
-    else:
-        raise CLIError(f"{path}: 'images' must be uint8 or floating point, got dtype {a.dtype}")
-    a = a[: n_images or len(a)]
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-# --------------------------------------------------------------------------------------------------- models
-def _first_conv_channels(model: nn.Module) -> int | None:
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            return m.in_channels
-        if getattr(m, "original_name", None) == "Conv2d" and hasattr(m, "weight"):  # a TorchScript Conv2d
-            return int(m.weight.shape[1])
-    return None
-
-
-def _extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model_state_dict", "model"):  # common wrappers, spectral_lib's train cache
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CLIError(f"{path} is not a state_dict (a dict of tensors, or one under 'state_dict'/'model'); save "
-                       f"model.state_dict(), or use --torchscript for a whole model")
-    keys = list(obj)
-    for prefix in ("module.", "_orig_mod."):  # DataParallel / torch.compile wrappers
-        if all(k.startswith(prefix) for k in keys):
-            obj = {k[len(prefix):]: v for k, v in obj.items()}
-            keys = list(obj)
-    return obj
-
-
-def _few(names: Sequence[str], k: int = 5) -> str:
-    names = sorted(names)
-    return ", ".join(names[:k]) + (f", ... ({len(names)} in all)" if len(names) > k else "")
-
-
-def load_checkpoint(model: nn.Module, path: Path) -> None:
-    """Load the state_dict in ``path`` into ``model``; CLIError listing missing / unexpected keys (a few of each) or
-    shape mismatches when it does not fit the architecture. spectral_lib cache files are read too."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-        if head == b"SPCACHE1":
-            from ..cache import load as cache_load
-
-            obj = cache_load(path)
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except CLIError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CLIError(f"cannot load checkpoint {path} (a state_dict saved with torch.save is expected): "
-                       f"{first}") from e
-    state = _extract_state_dict(obj, path)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {_few(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_few(unexpected)}")
-        raise CLIError(f"checkpoint {path} does not match the architecture ({'; '.join(parts)})")
-    bad = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if state[k].shape != own[k].shape]
-    if bad:
-        raise CLIError(f"checkpoint {path} does not match the architecture (shape checkpoint vs model): {_few(bad, 3)}"
-                       " (check --num-classes and --in-shape)")
-    model.load_state_dict(state, strict=True)
-
-
-def build(args: argparse.Namespace) -> nn.Module:
-    """The model the arguments describe (weights from --checkpoint only), in eval mode on --device."""
-    if args.torchscript is not None:
-        import warnings
-
-        try:
-            with warnings.catch_warnings():  # recent torch deprecates TorchScript; it is the user's chosen format
-                warnings.simplefilter("ignore", FutureWarning)
-                model = torch.jit.load(str(args.torchscript), map_location="cpu")
-        except Exception as e:  # noqa: BLE001
-            raise CLIError(f"cannot load TorchScript model {args.torchscript}: {str(e).strip().splitlines()[0]}") from e
-    else:
-        from ..nn.models import MODEL_NAMES, build_model
-
-        if args.in_shape is not None:
-            if args.model not in MODEL_NAMES:
-                raise CLIError(f"--in-shape builds a spectral_lib model, one of {', '.join(MODEL_NAMES)}; got "
-                               f"--model {args.model!r} (omit --in-shape for a torchvision architecture)")
-            if args.num_classes is None:
-                raise CLIError("--num-classes is required for spectral_lib models")
-            try:
-                model = build_model(args.model, args.activation, tuple(args.in_shape), args.num_classes)
-            except (TypeError, ValueError) as e:
-                raise CLIError(f"cannot build {args.model!r}: {e}") from e
-        else:
-            import torchvision
-
-            names = torchvision.models.list_models(module=torchvision.models)
-            if args.model not in names:
-                hint = " (a spectral_lib model: add --in-shape C H W)" if args.model in MODEL_NAMES else ""
-                raise CLIError(f"unknown --model {args.model!r}{hint}; torchvision classification models: "
-                               f"{_few(names, 8)}; spectral_lib models (with --in-shape): {', '.join(MODEL_NAMES)}")
-            model = getattr(torchvision.models, args.model)(weights=None, num_classes=args.num_classes or 1000)
-        if args.checkpoint is not None:
-            load_checkpoint(model, args.checkpoint)
-        else:
-            print("warning: no --checkpoint: the model has random weights", file=sys.stderr)
-    return model.to(args.device).eval()
-
-
-# --------------------------------------------------------------------------------------------------- CLI
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -222,10 +55,18 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _memory(text: str) -> str:
+    try:
+        parse_memory(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The ``spectral_lib`` argument parser (one sub-command, ``analyze``)."""
     from ..explain import METHODS
-    from .analyze import DEFAULT_METHODS
+    from .validate import DEFAULT_METHODS
 
     parser = argparse.ArgumentParser(prog="python -m spectral_lib", description="spectral_lib command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -236,86 +77,184 @@ def make_parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="torchvision architecture name, or a spectral_lib model name with --in-shape")
     src.add_argument("--torchscript", type=Path, help="a TorchScript model file (torch.jit.save)")
     p.add_argument("--checkpoint", type=Path, help="state_dict file for --model (nothing is downloaded)")
-    p.add_argument("--num-classes", type=_positive_int, help="classes of --model (torchvision default: 1000)")
+    p.add_argument("--weights", help="torchvision weights enum name (IMAGENET1K_V2, DEFAULT, or a full name such as "
+                                     "ResNet50_Weights.IMAGENET1K_V2): its transforms, class names, architecture")
+    p.add_argument("--download", action="store_true", help="download --weights (needs a network) instead of "
+                                                           "--checkpoint")
+    p.add_argument("--num-classes", type=_positive_int, help="classes of --model (torchvision default: 1000, or "
+                                                             "those of --weights)")
     p.add_argument("--in-shape", type=_positive_int, nargs=3, metavar=("C", "H", "W"),
                    help="build --model from spectral_lib.nn.models with this input shape")
     p.add_argument("--activation", default="relu", help="activation of a spectral_lib model (default: relu)")
     p.add_argument("--images", type=Path, required=True, help="folder of .png/.jpg images, or an .npz (key 'images')")
+    p.add_argument("--image-size", type=_positive_int, metavar="S",
+                   help="without --weights: resize the shorter side to S and centre-crop S x S")
     p.add_argument("--mean", type=float, nargs="+", help="per-channel mean (images are in [0, 1])")
     p.add_argument("--std", type=float, nargs="+", help="per-channel std")
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), metavar="METHOD",
                    help=f"explanation methods (vanilla_grad is always added); valid: {', '.join(METHODS)}")
+    p.add_argument("--skip-refused", action="store_true", help="run the other methods when some are refused")
     p.add_argument("--n-images", type=_positive_int, help="analyse the first N images (default: all)")
-    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="images per batch, at most (default 32)")
+    p.add_argument("--max-memory", type=_memory, help="memory bound of a gradient pass, e.g. 4GiB (default: a "
+                                                      "quarter of the free memory)")
     p.add_argument("--target", type=int, help="class to explain (default: the predicted class)")
     p.add_argument("--seed", type=int, default=0, help="seed of SmoothGrad's noise")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtype", choices=sorted(DTYPES), help="cast the model (default: the checkpoint's dtype)")
     p.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     p.set_defaults(parser=p)  # errors are reported with the sub-command's usage
     return parser
 
 
-def run_analyze(args: argparse.Namespace) -> dict[str, Path]:
-    """Validate everything, analyse, write the outputs; returns their paths. Raises CLIError / ValueError."""
-    from .analyze import analyze_details, check_methods, plot_analysis, summarize, table_records
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
 
-    methods = check_methods(args.methods)
-    if args.torchscript is None and args.model is None:
-        raise CLIError("give --model or --torchscript")
-    if args.torchscript is not None and (args.checkpoint or args.in_shape):
-        raise CLIError("--checkpoint and --in-shape go with --model, not --torchscript")
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.torchscript is not None and (args.checkpoint or args.in_shape or args.download):
+        raise CLIError("--checkpoint, --in-shape and --download go with --model, not --torchscript")
     if (args.mean is None) != (args.std is None):
-        raise CLIError("give both --mean and --std, or neither (images already normalised)")
+        raise CLIError("give both --mean and --std, or neither")
+    if args.download and args.checkpoint is not None:
+        raise CLIError("give --checkpoint or --download, not both")
+    if args.weights is not None and args.image_size is not None:
+        raise CLIError("--image-size resizes images without --weights; --weights brings its own sizes")
+    if args.in_shape is not None and (args.weights is not None or args.download):
+        raise CLIError("--weights and --download are torchvision's; a spectral_lib model (--in-shape) takes neither")
     if not args.images.exists():
         raise CLIError(f"--images {args.images} does not exist")
-    if args.checkpoint is not None and not args.checkpoint.is_file():
-        raise CLIError(f"--checkpoint {args.checkpoint} is not a file")
-    if args.torchscript is not None and not args.torchscript.is_file():
-        raise CLIError(f"--torchscript {args.torchscript} is not a file")
+    for flag in ("checkpoint", "torchscript"):
+        path = getattr(args, flag)
+        if path is not None and not path.is_file():
+            raise CLIError(f"--{flag} {path} is not a file")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CLIError(f"--device {args.device}: CUDA is not available")
-    model = build(args)
+
+
+def run_analyze(args: argparse.Namespace) -> tuple[dict[str, Path], Any]:
+    """Validate everything, analyse, write the outputs; returns their paths and the AnalysisResult. Raises
+    CLIError / ImageError / MethodRefused (ValueErrors) for problems found before the run."""
+    from .analyze import REFERENCE_METHOD, analyze_details, check_methods, plot_analysis, summarize, table_records
+
+    methods = check_methods(args.methods)
+    _check_args(args)
+    weights = None
+    if args.weights is not None:
+        weights = resolve_weights(args.weights, args.model if args.torchscript is None else None)
+    prep = Preprocess.from_weights(weights) if weights is not None else (
+        Preprocess.square(args.image_size) if args.image_size else None)
+    mean, std = args.mean, args.std
+    if mean is None and prep is not None and prep.mean is not None:
+        mean, std = prep.mean, prep.std
+    if mean is None:
+        _warn("the inputs are not normalised (no --weights, no --mean/--std): the images reach the model as they "
+              "are (in [0, 1] for image files)")
+    model = build(args, weights)
     files: list[str] | None = None
     if args.images.is_dir():
-        images, files = load_folder(args.images, _first_conv_channels(model), args.n_images)
+        images, files = load_folder(args.images, first_conv_channels(model), args.n_images, prep)
     elif args.images.suffix.lower() == ".npz":
-        images = load_npz(args.images, args.n_images)
+        images = load_npz(args.images, args.n_images, prep)
     else:
         raise CLIError(f"--images must be a folder of images or an .npz file, got {args.images}")
+    names = None
+    if weights is not None and args.num_classes in (None, len(weights.meta["categories"])):
+        names = list(weights.meta["categories"])
+    model_name = args.model or args.torchscript.name
     result = analyze_details(model, images, methods, n_images=args.n_images, batch_size=args.batch_size,
-                             mean=args.mean, std=args.std, target=args.target, progress=not args.no_progress,
-                             seed=args.seed)
+                             mean=mean, std=std, target=args.target, progress=not args.no_progress, seed=args.seed,
+                             model_name=model_name, class_names=names, max_memory=args.max_memory,
+                             on_refused="skip" if args.skip_refused else "raise", warn=False, report=_warn)
     table = result.table
     if files is not None:
         table.insert(1, "file", [files[i] for i in table["image"]])
-    summary = summarize(table)
+    summary = summarize(table) if REFERENCE_METHOD in set(table["method"]) else None
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "results.csv", "summary_csv": out / "summary.csv", "json": out / "results.json",
              "figure": out / "figure.png"}
     table.to_csv(paths["csv"], index=False)
-    summary.to_csv(paths["summary_csv"], index=False)
+    if summary is not None:
+        summary.to_csv(paths["summary_csv"], index=False)
+    else:
+        paths.pop("summary_csv")
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
               if k not in ("command", "parser")}
-    config.update(methods=methods, n_images=len(images), image_shape=list(images.shape[1:]))
-    doc = {"config": config, "summary": table_records(summary), "results": table_records(table)}
-    paths["json"].write_text(json.dumps(doc, indent=1, allow_nan=False))
-    plot_analysis(result, str(paths["figure"]))
-    return paths
+    config.update(methods=methods, n_images=len(images), image_shape=list(images.shape[1:]), mean=mean, std=std)
+    plan = {m: {"status": "refused" if p.refused else "failed" if m in result.failed else "run",
+                "reason": p.refused or result.failed.get(m), "notes": p.notes, "info": p.info}
+            for m, p in result.plans.items()}
+    doc = {"config": config,
+           "model": {"name": model_name, "dtype": str(model_dtype(model)), "device": str(model_device(model)),
+                     "notes": result.notes,
+                     "class_names": names is not None},
+           "preprocessing": None if prep is None else {"source": prep.source, "resize": prep.resize_size,
+                                                       "crop": prep.crop_size, "mean": mean, "std": std},
+           "memory": None if result.chunk is None else vars(result.chunk),
+           "plan": plan, "failed": result.failed, "interrupted": result.interrupted,
+           "summary": table_records(summary) if summary is not None else [], "results": table_records(table)}
+    paths["json"].write_text(json.dumps(doc, indent=1, allow_nan=False, default=str))
+    try:
+        plot_analysis(result, str(paths["figure"]))
+    except Exception as e:  # noqa: BLE001: the numbers are written; a figure problem must not lose them
+        _warn(f"the figure could not be drawn: {type(e).__name__}: {e}")
+        paths.pop("figure")
+    return paths, result
+
+
+def _print_summary(paths: dict[str, Path], result) -> None:
+    for line in result.flag_lines():
+        _warn(line)
+    doc = json.loads(paths["json"].read_text())
+    for row in doc["summary"]:
+        if row["ef_paper"] is None:
+            print(f"{row['method']:>28s}  EF not measured: {row['n_images'] - row['n_measured']} of "
+                  f"{row['n_images']} maps degenerate")
+        else:
+            gap = "n/a" if row["gap_ef_paper"] is None else f"{row['gap_ef_paper']:.3g}"
+            measured = "" if row["n_measured"] == row["n_images"] else \
+                f"  ({row['n_measured']} of {row['n_images']} maps measured)"
+            print(f"{row['method']:>28s}  EF(paper) {row['ef_paper']:.4g}  gap {gap}{measured}")
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m spectral_lib``; returns 0, or exits with status 2 and a one-line error."""
+    """Entry point of ``python -m spectral_lib``: 0, or 1 / 130 (results of the other methods / finished batches
+    written), or exits with status 2 and one line per problem found before the run."""
     parser = make_parser()
     args = parser.parse_args(argv)
-    if args.command == "analyze":
-        try:
-            paths = run_analyze(args)
-        except ValueError as e:  # CLIError included: one line, before any explanation was computed
-            args.parser.error(" ".join(str(e).split()))
-        summary = json.loads(paths["json"].read_text())["summary"]
-        for row in summary:
-            print(f"{row['method']:>28s}  EF(paper) {row['ef_paper']:.4g}  gap {row['gap_ef_paper']:.3g}")
-        print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    if args.command != "analyze":  # pragma: no cover - argparse allows only analyze
+        return 2
+    prog = args.parser.prog
+    try:
+        paths, result = run_analyze(args)
+    except MethodRefused as e:
+        for line in e.lines:
+            print(f"{prog}: error: {line}", file=sys.stderr)
+        everything = any(": all methods: refused: " in line for line in e.lines)  # no other method to run
+        hint = "" if args.skip_refused or everything else " (--skip-refused runs the other methods)"
+        print(f"{prog}: error: nothing was computed{hint}", file=sys.stderr)
+        sys.exit(2)
+    except (CLIError, ImageError, ValueError) as e:  # one line, before any explanation was computed
+        args.parser.error(" ".join(str(e).split()))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted before the run; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001: no traceback reaches the user unless asked for
+        if args.debug:
+            raise
+        print(f"{prog}: error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:500]} (rerun with --debug "
+              "for the traceback)", file=sys.stderr)
+        return 1
+    _print_summary(paths, result)
+    if result.failed:
+        print(f"{prog}: error: {', '.join(result.failed)} failed during the run; the other methods' results are "
+              "written", file=sys.stderr)
+        return 1
+    if result.interrupted:
+        print(f"{prog}: interrupted: the finished batches are written", file=sys.stderr)
+        return 130
     return 0

@@ -47,6 +47,7 @@ class TrainConfig:
     penalty_kind: str = "tail_share"  # see spectral_lib.training.penalty
     penalty_cutoff: float = 0.25  # cycles/pixel
     penalty_subsample: int = 32  # examples of each batch whose input gradient is penalised (double backprop)
+    n_train: int | None = None  # train on a fixed class-balanced part of the training split (None: all of it)
 
     def validate(self) -> "TrainConfig":
         """Check every field; raise ValueError/TypeError naming the field. Returns self."""
@@ -89,6 +90,8 @@ class TrainConfig:
         check_choice("penalty_kind", self.penalty_kind, PENALTY_KINDS)
         check_nonnegative_finite("penalty_cutoff", self.penalty_cutoff)
         check_positive_int("penalty_subsample", self.penalty_subsample)
+        if self.n_train is not None:
+            check_positive_int("n_train", self.n_train)
         return self
 
     def key(self) -> str:
@@ -102,7 +105,7 @@ class TrainConfig:
 
 
 _LATE_FIELDS = {"pixel_permutation": None, "input_smoothing_sigma": 0.0, "penalty_strength": 0.0,
-                "penalty_kind": "tail_share", "penalty_cutoff": 0.25, "penalty_subsample": 32}
+                "penalty_kind": "tail_share", "penalty_cutoff": 0.25, "penalty_subsample": 32, "n_train": None}
 
 
 def resolve_device(device: str = "auto") -> torch.device:

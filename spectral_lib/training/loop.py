@@ -21,6 +21,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -28,18 +29,19 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .. import cache
-from ..data import Splits, apply_input_condition, gaussian_smooth, load
+from ..data import ImageTensors, Splits, apply_input_condition, gaussian_smooth, load
 from ..nn.models import build_model
 from ..paths import default_cache_dir
 from .config import TrainConfig, resolve_device
 from .penalty import penalized_loss
 
-__all__ = ["TrainResult", "cap_passed", "load_for", "train", "train_or_load", "accuracy"]
+__all__ = ["TrainResult", "EpochInfo", "cap_passed", "load_for", "train", "train_or_load", "train_along",
+           "shares_prefix", "accuracy"]
 
 def load_for(config: TrainConfig) -> Splits:
     """The data a configuration trains and is evaluated on: ``config.dataset`` at ``config.image_size`` (augmented
     training split if ``config.augment``), with the input condition (pixel permutation, smoothing) applied."""
-    splits = load(config.dataset, image_size=config.image_size, augment=config.augment)
+    splits = load(config.dataset, image_size=config.image_size, augment=config.augment, n_train=config.n_train)
     return apply_input_condition(splits, config.pixel_permutation, config.input_smoothing_sigma)
 
 
@@ -54,15 +56,55 @@ class TrainResult:
     train_accuracy: float
     seconds: float
     history: list = field(default_factory=list)  # (step, epoch, accuracy on cap_split)
+    epoch_log: list = field(default_factory=list)  # what train(on_epoch=...) returned after each epoch (else [])
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+class EpochInfo(NamedTuple):
+    """What :func:`train` tells its ``on_epoch`` callback at the end of an epoch."""
+
+    epoch: int  # epochs done (1-based)
+    step: int  # optimisation steps done
+    accuracy: float  # accuracy on the cap split just measured (test split by default)
+    seconds: float  # training time so far
+    history: list  # the cap checks so far: (step, epoch, accuracy), as in TrainResult.history
+
+
+def _call_quietly(fn: Callable, model: nn.Module, info: EpochInfo) -> Any:
+    """``fn(model, info)`` in eval mode, leaving no trace: the model's mode, its parameters' ``.grad`` and torch's
+    global random state are as before the call."""
+    was, rng = model.training, torch.get_rng_state()
+    grads = {n: (None if p.grad is None else p.grad.clone()) for n, p in model.named_parameters()}
+    model.eval()
+    try:
+        return fn(model, info)
+    finally:
+        for n, p in model.named_parameters():
+            p.grad = grads[n]
+        torch.set_rng_state(rng)
+        model.train(was)
+
+
+def _item_numel(dataset: Dataset) -> int:
+    """Input values of one example (C*H*W), read without drawing an augmentation (no random numbers used)."""
+    if isinstance(dataset, TensorDataset):
+        return max(1, dataset.tensors[0][0].numel()) if len(dataset) else 1
+    images = getattr(dataset, "images", None)
+    if isinstance(images, torch.Tensor) and len(images):
+        return max(1, images[0].numel())
+    return max(1, dataset[0][0].numel()) if len(dataset) else 1
+
+
 @torch.no_grad()
-def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 1024, device=None) -> float:
-    """Fraction of correctly classified examples of ``dataset`` (eval mode, restored afterwards)."""
+def accuracy(model: nn.Module, dataset: Dataset, batch_size: int | None = None, device=None) -> float:
+    """Fraction of correctly classified examples of ``dataset`` (eval mode, restored afterwards). ``batch_size``
+    None: 1024, fewer for large inputs (at most 2**24 input values a batch: 111 images at 3x224x224), so that
+    peak memory stays bounded; the result does not depend on it."""
     device = device or next(model.parameters()).device
+    if batch_size is None:
+        batch_size = max(1, min(1024, 2**24 // _item_numel(dataset)))
     was = model.training
     model.eval()
     correct = total = 0
@@ -80,8 +122,34 @@ def _batches(dataset: Dataset, batch_size: int, shuffle: bool, generator: torch.
         for i in range(0, len(x), batch_size):
             j = idx[i : i + batch_size]
             yield x[j], y[j]
+    elif isinstance(dataset, ImageTensors) and (generator is not None or not shuffle):
+        yield from _image_batches(dataset, batch_size, shuffle, generator)
     else:
         yield from DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
+
+
+def _image_batches(dataset: ImageTensors, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+    """The batches ``DataLoader(dataset, batch_size, shuffle, generator=generator, num_workers=0)`` yields, bit for
+    bit, without its per-item machinery (``__getitems__`` then unbind and re-stack: 30-60% of a CIFAR epoch's
+    data time): ``dataset.batch`` of each slice of the same permutation. The generators are drawn exactly as the
+    DataLoader draws them (the iterator's base seed, then ``RandomSampler``'s permutation, then its second, empty
+    permutation once the first is used up, just before a last partial batch), so the random streams, hence the
+    trained weights, are those of the DataLoader path (``tests/test_jpeg_datasets.py``)."""
+    n = len(dataset)
+    # the DataLoader iterator's base seed: from the generator, or from torch's global one when there is none (so the
+    # global stream, which draws the flips, moves on as with the DataLoader at every cap check)
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    if not shuffle:
+        for i in range(0, n, batch_size):
+            yield dataset.batch(slice(i, i + batch_size))
+        return
+    perm = torch.randperm(n, generator=generator)
+    full = n - n % batch_size
+    for i in range(0, full, batch_size):
+        yield dataset.batch(perm[i : i + batch_size])
+    torch.randperm(n, generator=generator)  # RandomSampler draws a second permutation (of which it yields nothing)
+    if full < n:
+        yield dataset.batch(perm[full:])
 
 
 def _perturb(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
@@ -112,8 +180,14 @@ def train(
     *,
     progress: bool = True,
     checkpoint_path: str | Path | None = None,
+    on_epoch: Callable[[nn.Module, EpochInfo], Any] | None = None,
 ) -> tuple[nn.Module, TrainResult]:
     """Train ``config``'s network with Adam and cross-entropy until the accuracy cap or ``max_epochs``.
+
+    ``on_epoch(model, info)``, if given, is called at the end of every completed epoch, after the cap check, with
+    an :class:`EpochInfo`; what it returns is appended to ``result.epoch_log`` (kept in the resumable checkpoint).
+    It cannot change the trained weights: the model is in eval mode during the call and its mode, the parameters'
+    gradients and torch's global random state are restored afterwards (``tests/test_training_length.py``).
 
     If ``checkpoint_path`` is given, the full training state (weights, optimiser, scheduler, RNG, history) is saved
     atomically after every epoch and training resumes from it when it exists: an interrupted run continues where it
@@ -131,7 +205,7 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_gamma)
     gen = torch.Generator().manual_seed(config.seed)
-    state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0, "cap_reached": False}
+    state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0, "cap_reached": False, "epoch_log": []}
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         try:
             ck = cache.load(checkpoint_path)
@@ -139,6 +213,8 @@ def train(
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
             gen.set_state(ck["generator"])
+            if "torch_rng" in ck:  # the global generator draws the augmentations (flips, crops)
+                torch.set_rng_state(ck["torch_rng"])
             state = ck["state"]
         except cache.CorruptCacheError:
             Path(checkpoint_path).unlink(missing_ok=True)  # start over from scratch
@@ -182,12 +258,16 @@ def train(
             if config.lr_decay_per == "epoch":
                 sched.step()
             state["cap_reached"] = check_cap(float(state["epoch"]))
+            if on_epoch is not None:
+                info = EpochInfo(int(state["epoch"]), int(state["step"]), float(state["history"][-1][2]),
+                                 time.perf_counter() - t0, [tuple(h) for h in state["history"]])
+                state.setdefault("epoch_log", []).append(_call_quietly(on_epoch, model, info))
         bar.update(1)
         state["seconds"] = time.perf_counter() - t0
         if checkpoint_path is not None:
             cache.save(checkpoint_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                          "scheduler": sched.state_dict(), "generator": gen.get_state(),
-                                         "state": state})
+                                         "torch_rng": torch.get_rng_state(), "state": state})
     bar.close()
     model.eval()
     result = TrainResult(
@@ -198,6 +278,7 @@ def train(
         train_accuracy=accuracy(model, splits.train, device=device),
         seconds=float(state["seconds"]),
         history=[tuple(h) for h in state["history"]],
+        epoch_log=list(state.get("epoch_log", [])),
     )
     return model, result
 
@@ -216,27 +297,114 @@ def train_or_load(
     :func:`spectral_lib.paths.default_cache_dir`.
     """
     config.validate()
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = root / "models" / f"{config.key()}.pt"
-    device = resolve_device(config.device)
+    path = _network_path(config, cache_dir)
+    if path.exists():  # a hit needs no lock (checkpoints are written atomically)
+        try:
+            return _load_network(config, path)
+        except cache.CorruptCacheError:
+            pass  # retrained under the lock below
+    with cache.computing(path):  # another process training the same network: wait for it, then load its result
+        return _load_or_train(config, path, splits, progress)
+
+
+def _load_network(config: TrainConfig, path: Path) -> tuple[nn.Module, TrainResult]:
+    """The network saved at ``path`` for ``config`` (eval mode, on the config's device); CorruptCacheError if the
+    file is damaged."""
+    blob = cache.load(path)
+    info = blob["in_shape"], blob["num_classes"]
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, config.activation, tuple(info[0]), info[1], **config.model_options)
+    model.load_state_dict(blob["model"])
+    result = TrainResult(**blob["result"])
+    result.history = [tuple(h) for h in result.history]
+    return model.to(resolve_device(config.device)).eval(), result
+
+
+def _load_or_train(config: TrainConfig, path: Path, splits: Splits | None, progress: bool
+                   ) -> tuple[nn.Module, TrainResult]:
     if path.exists():
         try:
-            blob = cache.load(path)
-            info = blob["in_shape"], blob["num_classes"]
-            torch.manual_seed(config.seed)
-            model = build_model(config.model, config.activation, tuple(info[0]), info[1], **config.model_options)
-            model.load_state_dict(blob["model"])
-            result = TrainResult(**blob["result"])
-            result.history = [tuple(h) for h in result.history]
-            return model.to(device).eval(), result
+            return _load_network(config, path)
         except cache.CorruptCacheError as e:
-            warnings.warn(f"retraining: {e}", stacklevel=2)
+            warnings.warn(f"retraining: {e}", stacklevel=3)
             path.unlink(missing_ok=True)
     partial = path.with_name(path.stem + ".partial.pt")
     splits = splits or load_for(config)
     model, result = train(config, splits, progress=progress, checkpoint_path=partial)
-    cache.save(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "result": result.as_dict(),
-                      "config": asdict(config), "in_shape": list(splits.info.in_shape),
+    _save_network(path, config, model, result, splits)
+    partial.unlink(missing_ok=True)
+    return model, result
+
+
+def _network_path(config: TrainConfig, cache_dir: str | Path | None) -> Path:
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return root / "models" / f"{config.key()}.pt"
+
+
+def _save_network(path: Path, config: TrainConfig, model: nn.Module, result: TrainResult, splits: Splits) -> None:
+    cache.save(path, {"model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                      "result": result.as_dict(), "config": asdict(config), "in_shape": list(splits.info.in_shape),
                       "num_classes": splits.info.num_classes})
+
+
+_STOP_FIELDS = ("accuracy_cap", "max_epochs")  # the fields by which a run and its stopped prefix may differ
+
+
+def shares_prefix(run: TrainConfig, stopped: TrainConfig) -> bool:
+    """Whether training ``stopped`` gives the network that the uncapped ``run`` has at the epoch where ``stopped``
+    ends: the two differ at most in ``accuracy_cap`` and ``max_epochs``, ``run`` has no cap (so nothing stops it
+    early) and cap checks happen at epoch ends only (``eval_every`` None). Same seed, data order, learning-rate
+    schedule and random state then give identical weights epoch by epoch (tested)."""
+    a, b = asdict(run), asdict(stopped)
+    return (run.accuracy_cap is None and run.eval_every is None and stopped.eval_every is None
+            and all(a[k] == b[k] for k in a if k not in _STOP_FIELDS))
+
+
+def train_along(
+    config: TrainConfig,
+    cache_dir: str | Path | None = None,
+    *,
+    stopped: Sequence[TrainConfig] = (),
+    on_epoch: Callable[[nn.Module, EpochInfo], Any] | None = None,
+    splits: Splits | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, TrainResult]:
+    """Train the uncapped ``config`` for all its ``max_epochs`` (no cache lookup: ``on_epoch`` sees every epoch,
+    see :func:`train`) and store it in the cache like :func:`train_or_load`; on the way, store every config of
+    ``stopped`` that :func:`shares_prefix` with it and is not cached yet, at the epoch where its own training would
+    end (first epoch end past its cap by :func:`cap_passed`, else its ``max_epochs``). The networks of capped runs
+    thus come free with a longer uncapped run. (Their recorded ``seconds`` include the callbacks' time.) A config of
+    ``stopped`` that does not share the prefix raises ValueError; one that ends after ``config.max_epochs`` is left
+    for :func:`train_or_load`. Returns the uncapped network and its result (``epoch_log``: ``on_epoch``'s values)."""
+    config.validate()
+    if config.accuracy_cap is not None:
+        raise ValueError(f"train_along needs an uncapped config (accuracy_cap=None), got {config.accuracy_cap}")
+    for c in stopped:
+        if not shares_prefix(config, c.validate()):
+            raise ValueError(f"train_along: {c} does not train a prefix of {config} (they may differ only in "
+                             f"{_STOP_FIELDS})")
+    splits = splits or load_for(config)
+    device = resolve_device(config.device)
+    pending = {c.key(): c for c in stopped if not _network_path(c, cache_dir).exists()}
+
+    def hook(model: nn.Module, info: EpochInfo) -> Any:
+        out = on_epoch(model, info) if on_epoch is not None else None
+        for key, c in list(pending.items()):
+            passed = cap_passed(c, info.accuracy, float(info.epoch))
+            if passed or info.epoch >= c.max_epochs:
+                result = TrainResult(cap_reached=passed, epochs=float(info.epoch), steps=info.step,
+                                     test_accuracy=accuracy(model, splits.test, device=device),
+                                     train_accuracy=accuracy(model, splits.train, device=device),
+                                     seconds=info.seconds, history=list(info.history))
+                if not _network_path(c, cache_dir).exists():  # another job may have trained it meanwhile
+                    _save_network(_network_path(c, cache_dir), c, model, result, splits)
+                del pending[key]
+        return out
+
+    path = _network_path(config, cache_dir)
+    partial = path.with_name(path.stem + ".partial.pt")
+    model, result = train(config, splits, progress=progress, checkpoint_path=partial, on_epoch=hook)
+    # the cached network keeps no epoch log: a later train_or_load of it returns what plain training would
+    _save_network(path, config, model, TrainResult(**{**result.as_dict(), "epoch_log": []}), splits)
     partial.unlink(missing_ok=True)
     return model, result

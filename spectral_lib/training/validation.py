@@ -18,6 +18,7 @@ def _known_options(model: str) -> list[str]:
     from ..nn import models as m
 
     target = {"simple_cnn": getattr(m, "SimpleCNN", None), "skip_bn_cnn": getattr(m, "SkipBNCNN", None),
+              "mlp": getattr(m, "MLP", None),
               "vit_b_16": getattr(m, "_vit", None)}.get(model, getattr(m, "_resnet", None))
     try:
         params = inspect.signature(target).parameters
