@@ -226,3 +226,79 @@ def test_submitit_local_matches_in_process(setup, monkeypatch, capsys):
     assert {f.name: f.stat().st_mtime_ns for f in (sub_dir / "models").iterdir()} == models
     assert torch.equal(cache.load(p0.path(sub_dir))["ef"]["smooth_grad"],
                        cache.load(p0.path(local_dir))["ef"]["smooth_grad"])
+
+
+# ------------------------------------------------------------------------------------ what real SLURM revealed
+def test_sbatch_refusals_name_the_setting():
+    """sbatch's messages for impossible requests (as SLURM 22.05 prints them, see tests/test_slurm.py for the real
+    scheduler) become one-line SweepErrors naming the sweep.slurm key and its value."""
+    from spectral_lib.sweep.settings import sbatch_error
+
+    cpu = "sbatch: error: Batch job submission failed: More processors requested than permitted"
+    gpu = "sbatch: error: Invalid generic resource (gres) specification"
+    mem = ("sbatch: error: Memory specification can not be satisfied\n"
+           "sbatch: error: Batch job submission failed: Requested node configuration is not available")
+    e = sbatch_error(cpu, {"cpus_per_task": 3})
+    assert isinstance(e, sweep.SweepError) and "sweep.slurm.cpus_per_task = 3" in str(e) and "More processors" in str(e)
+    assert "sweep.slurm.gpus_per_node = 1" in str(sbatch_error(gpu, {"gpus_per_node": 1}))
+    assert "sweep.slurm.gres = 'gpu:2'" in str(sbatch_error(gpu, {"gres": "gpu:2"}))
+    assert "sweep.slurm.mem_gb = 64" in str(sbatch_error(mem, {"mem_gb": 64}))
+    other = sbatch_error("sbatch: error: something new", {"qos": "x"})
+    assert "something new" in str(other) and "check the profile's sweep.slurm" in str(other)
+
+
+def test_own_slurm_keys_are_checked_and_not_passed_to_submitit():
+    from spectral_lib.sweep.executors import tasks
+    from spectral_lib.sweep.job import job_threads
+
+    s = sweep.sweep_settings({"sweep": {"slurm": {"points_per_task": 3, "max_num_timeout": 0, "cpus_per_task": 2}}})
+    params = sweep.slurm_parameters(s["slurm"], "p")
+    assert "points_per_task" not in params and "max_num_timeout" not in params and params["cpus_per_task"] == 2
+    for bad in ({"points_per_task": 0}, {"max_num_timeout": -1}, {"points_per_task": True}):
+        with pytest.raises(sweep.SweepError, match=f"sweep.slurm.{next(iter(bad))}"):
+            sweep.sweep_settings({"sweep": {"slurm": bad}})
+    assert [len(g) for g in tasks(list(range(7)), 3)] == [3, 3, 1]
+    # inside a SLURM job: the CPUs allocated, fewer if the inherited OMP_NUM_THREADS asks for fewer
+    assert job_threads({"SLURM_CPUS_PER_TASK": "4"}) == 4
+    assert job_threads({"SLURM_CPUS_PER_TASK": "4", "OMP_NUM_THREADS": "2"}) == 2
+    assert job_threads({"SLURM_CPUS_PER_TASK": "1", "OMP_NUM_THREADS": "2"}) == 1
+    assert job_threads({"OMP_NUM_THREADS": "2"}) is None
+
+
+def test_job_outcomes_of_grouped_and_timed_out_jobs(tmp_path, monkeypatch):
+    """A task that ran several points reports each one; a task stopped by its time limit (submitit's time-out
+    handler, or SLURM's TIMEOUT state) says so and names sweep.slurm.timeout_min."""
+    from submitit.core import utils
+
+    from spectral_lib.sweep.state import job_outcome, point_result
+
+    ok = {"key": "a", "seconds": 1.0}
+    group = {"points": {"a": ok, "b": {"key": "b", "error": "RuntimeError: boom"}}}
+    assert point_result(group, "a") == ("finished", ok)
+    assert point_result(group, "b") == ("failed", "RuntimeError: boom")
+    assert point_result(group, "c")[0] == "failed" and point_result(ok, "a") == ("finished", ok)
+
+    folder = tmp_path / "jobs"
+
+    def entry(jid, outcome=None):
+        if outcome is not None:
+            path = utils.JobPaths(folder, job_id=jid, task_id=0).result_pickle
+            path.parent.mkdir(parents=True, exist_ok=True)
+            utils.cloudpickle_dump(outcome, path)
+        return {"job_id": jid, "job_folder": str(folder), "executor": "slurm", "timeout_min": 10}
+
+    assert job_outcome(entry("5_0", ("success", group)), "a") == ("finished", ok)
+    timed_out = ("error", "Traceback ...\nsubmitit.core.utils.UncompletedJobError: Job not requeued because: "
+                          "timed-out too many times.\n")
+    status, detail = job_outcome(entry("5_1", timed_out), "a")
+    assert status == "failed" and "time limit" in detail and "sweep.slurm.timeout_min = 10" in detail
+    # SLURM's own TIMEOUT, through a stand-in sacct
+    bin_dir, st = tmp_path / "bin", tmp_path / "st"
+    bin_dir.mkdir(), st.mkdir()
+    (bin_dir / "sacct").write_text(FAKE_SLURM["sacct"])
+    (bin_dir / "sacct").chmod(0o755)
+    (st / "7").write_text("TIMEOUT\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_STATE", str(st))
+    status, detail = job_outcome(entry("7"), "a")
+    assert status == "failed" and "TIMEOUT" in detail and "sweep.slurm.timeout_min = 10" in detail

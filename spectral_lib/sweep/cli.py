@@ -3,10 +3,10 @@
 The points are exactly the ones the notebooks compute, so the book later finds them in the cache: for every notebook
 entry of the profile whose parameters have ``activations`` (the grid notebooks), the notebook's own parameters cell
 (``notebooks/<stem>.py``) + the profile ``defaults`` it declares + its profile entry are merged and validated by
-:mod:`spectral_lib.companion.profiles` (the same code as ``scripts/build_book.py`` and the notebooks' first cell), expanded with
-:func:`param_sets` and passed to :func:`spectral_lib.experiments.points_from_params`. Points shared by several
-notebooks run once. Every network is built on the ``meta`` device first, and ``device: cuda`` is refused where the
-jobs would have no CUDA, so a bad configuration fails in seconds, before anything is submitted.
+:mod:`spectral_lib.companion.profiles` (the same code as ``scripts/build_book.py`` and the notebooks' first
+cell), expanded with :func:`param_sets` and passed to :func:`spectral_lib.experiments.points_from_params`. Points
+shared by several notebooks run once. Every network is built on the ``meta`` device first, and ``device: cuda`` is
+refused where the jobs would have no CUDA, so a bad configuration fails in seconds, before anything is submitted.
 
 One job per point calls :func:`spectral_lib.experiments.run_point` and returns a small summary. Idempotent: a point
 whose record is already in ``cache_dir/evals`` is skipped, and so is one whose job is still queued or running; failed,
@@ -17,15 +17,18 @@ pre-empted or never-submitted points are (re)submitted, and training resumes fro
 ``$SPECTRAL_LIB_CACHE`` or ``~/.cache/spectral_lib`` (:func:`spectral_lib.paths.default_cache_dir`).
 
 Executors: ``local`` (default: sequential, in this process), ``submitit-local`` (submitit's LocalExecutor: one
-subprocess per point, ``parallel`` at a time, waited for) and ``slurm`` (submitit's SlurmExecutor: one job array).
-Profile section (optional)::
+subprocess per point, ``parallel`` at a time, waited for) and ``slurm`` (submitit's SlurmExecutor: one job array;
+sbatch refusing it raises a SweepError naming the ``sweep.slurm`` setting; book/scaling.md). Profile section
+(optional)::
 
     sweep:
       executor: slurm                 # local | submitit-local | slurm
       device: cuda                    # what device "auto" means inside the jobs (default: cuda if the slurm
                                       # section asks for GPUs, cpu for slurm without GPUs, this machine otherwise)
       slurm: {partition: gpu, gpus_per_node: 1, cpus_per_task: 8, timeout_min: 240, mem_gb: 32,
-              array_parallelism: 64, additional_parameters: {account: myproject}}
+              array_parallelism: 64, additional_parameters: {account: myproject},
+              points_per_task: 1,     # grid points per array task, run one after another (the sweep's own key)
+              max_num_timeout: 3}     # requeues of a task that reaches its time limit (the sweep's own key)
       submitit-local: {parallel: 2, timeout_min: 1440}
 
 Modules: :mod:`~spectral_lib.sweep.settings` (the ``sweep`` section), :mod:`~spectral_lib.sweep.plan` (the points),
@@ -49,7 +52,7 @@ from typing import Iterable
 
 from ..checks import ConfigError
 from ..companion.profiles import load_profile as _load_profile
-from .executors import log, run_local, run_slurm, run_submitit_local, sbatch_preview, slurm_executor
+from .executors import log, run_local, run_slurm, run_submitit_local, sbatch_preview, slurm_executor, tasks
 from .plan import NOTEBOOKS_DIR, PROFILES_DIR, check_devices, plan
 from .settings import EXECUTORS, SweepError
 from .state import refresh, save_state
@@ -83,7 +86,8 @@ def submit(profile: str | os.PathLike, executor: str | None = None, cache_dir: s
         for r in out:
             r["action"] = "submit" if r["status"] not in skip else "skip"
         if ex == "slurm" and todo:
-            log(sbatch_preview(pl, len(todo)))
+            per_task = pl.settings["slurm"].get("points_per_task", 1)
+            log(sbatch_preview(pl, len(tasks(todo, per_task))))
         return out
     if todo and ex != "local":
         try:

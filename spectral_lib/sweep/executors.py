@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .job import PointJob, run_job
+from .job import PointJob, PointsJob, run_job
 from .plan import Plan
 from .points import Point
-from .settings import SweepError, slurm_parameters
+from .settings import SLURM_OWN, SweepError, sbatch_error, slurm_parameters
 from .state import job_outcome, jobs_folder, now, record, save_state
 
-__all__ = ["run_local", "run_submitit_local", "slurm_executor", "run_slurm", "sbatch_preview", "wait"]
+__all__ = ["run_local", "run_submitit_local", "slurm_executor", "run_slurm", "sbatch_preview", "wait", "tasks"]
 
 
 def log(msg: str) -> None:
@@ -35,31 +35,58 @@ def run_local(pl: Plan, todo: list[Point]) -> None:
         log(f"    done in {summary['seconds']:.1f} s")
 
 
-def wait(pl: Plan, jobs: dict[str, tuple[Point, Any]], submit_more: Callable[[], None] | None = None,
+def _record_outcome(pl: Plan, jid: str, points: list[Point]) -> None:
+    """Record the outcome of finished job ``jid`` for each of its points (done / failed) and log it."""
+    for p in points:
+        entry = pl.state["points"][p.key]
+        status, detail = job_outcome(entry, p.key)
+        where = {k: entry[k] for k in ("executor", "job_id", "job_folder", "timeout_min") if k in entry}
+        label = f"job {jid} ({p.config.activation} seed {p.config.seed})"
+        if status == "finished" and p.path(pl.cache_dir).exists():
+            record(pl, p, status="done", summary=detail, **where)
+            resumed = " (resumed from a checkpoint)" if isinstance(detail, dict) and detail.get("resumed") else ""
+            log(f"{label}: done in {detail['seconds']:.1f} s{resumed}")
+            continue
+        if p.path(pl.cache_dir).exists():  # e.g. a cancelled task whose point had finished before the cancel
+            record(pl, p, status="done", summary=None, **where)
+            log(f"{label}: done (its job then ended: {detail})")
+            continue
+        if status == "finished":
+            detail = f"job {jid} finished but record {p.key} is missing (device or cache_dir mismatch?)"
+        elif status == "running":
+            detail = f"job {jid} ended without a result"
+        record(pl, p, status="failed", error=detail, **where)
+        log(f"{label}: failed: {detail}")
+
+
+def _refresh_watchers(jobs: Any) -> None:
+    """One sacct call per poll for all SLURM jobs: submitit's watcher otherwise asks sacct at most every half of the
+    time since the last submission (up to 10 minutes), so a job killed or timed out late in a long sweep went unseen
+    for that long (seen on a real scheduler: a TIMEOUT noticed 70 s late in a 2.5-minute run)."""
+    watchers = {id(w): w for _, job in jobs if (w := getattr(type(job), "watcher", None)) is not None
+                and hasattr(w, "update")}
+    for w in watchers.values():
+        try:
+            w.update()
+        except Exception:  # noqa: BLE001 - a failing sacct is reported by the per-job query
+            pass
+
+
+def wait(pl: Plan, jobs: dict[str, tuple[list[Point], Any]], submit_more: Callable[[], None] | None = None,
          max_poll_s: float = 0.5) -> None:
-    """Poll submitted jobs until all are finished, recording done/failed (``submit_more`` tops up the queue).
-    Polls every 0.5 s at first, then less and less often, up to every ``max_poll_s``."""
+    """Poll submitted jobs (job id -> (its points, submitit job)) until all are finished, recording done/failed
+    per point (``submit_more`` tops up the queue). Polls every 0.5 s at first, then less and less often, up to every
+    ``max_poll_s``."""
     poll_s = 0.5
     while jobs:
         time.sleep(poll_s)
         poll_s = min(max_poll_s, poll_s * 1.5)
-        for jid, (p, job) in list(jobs.items()):
+        _refresh_watchers(jobs.values())
+        for jid, (points, job) in list(jobs.items()):
             if not job.done():
                 continue
             del jobs[jid]
-            entry = pl.state["points"][p.key]
-            status, detail = job_outcome(entry)
-            where = dict(executor=entry["executor"], job_id=jid, job_folder=entry["job_folder"])
-            if status == "finished" and p.path(pl.cache_dir).exists():
-                record(pl, p, status="done", summary=detail, **where)
-                log(f"job {jid} ({p.config.activation} seed {p.config.seed}): done in {detail['seconds']:.1f} s")
-                continue
-            if status == "finished":
-                detail = f"job {jid} finished but record {p.key} is missing (device or cache_dir mismatch?)"
-            elif status == "running":
-                detail = f"job {jid} ended without a result"
-            record(pl, p, status="failed", error=detail, **where)
-            log(f"job {jid} ({p.config.activation} seed {p.config.seed}): failed: {detail}")
+            _record_outcome(pl, jid, points)
         if submit_more is not None:
             submit_more()
 
@@ -80,7 +107,7 @@ def run_submitit_local(pl: Plan, todo: list[Point]) -> None:
             record(pl, p, status="submitted", executor="submitit-local", job_id=str(job.job_id),
                    job_folder=str(folder))
             log(f"submitted {p.config.activation} seed {p.config.seed} ({p.key}) as local job {job.job_id}")
-            running[str(job.job_id)] = (p, job)
+            running[str(job.job_id)] = ([p], job)
 
     submit_more()
     try:
@@ -91,13 +118,22 @@ def run_submitit_local(pl: Plan, todo: list[Point]) -> None:
 
 
 def slurm_executor(pl: Plan) -> tuple[Any, Path]:
-    """A configured SlurmExecutor and its job folder; SweepError on bad settings (before anything is submitted)."""
+    """A configured SlurmExecutor and its job folder; SweepError on bad settings (before anything is submitted).
+
+    Each submission gets a folder of its own (``<cache>/sweeps/<profile>-jobs/<time>-<random>/<job id>``): SLURM
+    numbers jobs from 1 again after its state is reset, and a reused folder would then hand the new jobs the
+    result files of old ones with the same ids."""
+    import secrets
+
     import submitit
 
-    params = slurm_parameters(pl.settings["slurm"], pl.profile)
-    folder = jobs_folder(pl.cache_dir, pl.profile) / "%j"
+    slurm = pl.settings["slurm"]
+    params = slurm_parameters(slurm, pl.profile)
+    stamp = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    folder = jobs_folder(pl.cache_dir, pl.profile) / stamp / "%j"
     try:
-        ex = submitit.SlurmExecutor(folder=folder)
+        ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=slurm.get("max_num_timeout",
+                                                                             SLURM_OWN["max_num_timeout"]))
     except RuntimeError as e:
         raise SweepError(f"slurm executor: {e}") from None
     try:
@@ -121,17 +157,35 @@ def sbatch_preview(pl: Plan, n_jobs: int) -> str:
     return "\n".join(ln for ln in text.splitlines() if ln.startswith("#SBATCH"))
 
 
+def tasks(todo: list[Point], per_task: int) -> list[list[Point]]:
+    """The points of each array task: ``per_task`` at a time, in order (the last task may have fewer)."""
+    return [todo[i : i + per_task] for i in range(0, len(todo), per_task)]
+
+
 def run_slurm(pl: Plan, todo: list[Point], wait_for_jobs: bool, ex_folder: tuple[Any, Path]) -> None:
-    """Submit the points as one SLURM job array; with ``wait_for_jobs``, poll until they end."""
+    """Submit the points as one SLURM job array (``sweep.slurm.points_per_task`` points per task); with
+    ``wait_for_jobs``, poll until they end. sbatch refusing the array (a request no node can satisfy) raises a
+    SweepError naming the setting, and nothing is recorded as submitted."""
+    from submitit.core.utils import FailedJobError, FailedSubmissionError
+
     ex, folder = ex_folder
-    with ex.batch():
-        jobs = [(p, ex.submit(PointJob(), p.config, p.spec, str(pl.cache_dir))) for p in todo]
-    for p, job in jobs:
-        pl.state["points"][p.key] = {"notebooks": p.notebooks, "activation": p.config.activation,
-                                     "seed": p.config.seed, "time": now(), "status": "submitted",
-                                     "executor": "slurm", "job_id": str(job.job_id), "job_folder": str(folder)}
+    groups = tasks(todo, pl.settings["slurm"].get("points_per_task", SLURM_OWN["points_per_task"]))
+    try:
+        with ex.batch():
+            jobs = [(g, ex.submit(PointJob(), g[0].config, g[0].spec, str(pl.cache_dir)) if len(g) == 1 else
+                     ex.submit(PointsJob(), [(p.config, p.spec) for p in g], str(pl.cache_dir))) for g in groups]
+    except (FailedJobError, FailedSubmissionError) as e:
+        raise sbatch_error(str(e), pl.settings["slurm"]) from None
+    timeout = ex.parameters.get("time")
+    for g, job in jobs:
+        for p in g:
+            pl.state["points"][p.key] = {"notebooks": p.notebooks, "activation": p.config.activation,
+                                         "seed": p.config.seed, "time": now(), "status": "submitted",
+                                         "executor": "slurm", "job_id": str(job.job_id), "job_folder": str(folder),
+                                         "timeout_min": timeout}
     save_state(pl.state_file, pl.state)
     ids = sorted({str(j.job_id).split("_")[0] for _, j in jobs})
-    log(f"submitted {len(jobs)} job(s) to SLURM (job id {', '.join(ids)}); logs under {folder.parent}")
+    log(f"submitted {len(todo)} point(s) as {len(jobs)} SLURM task(s) (job id {', '.join(ids)}); logs under "
+        f"{folder.parent}")
     if wait_for_jobs:
-        wait(pl, {str(j.job_id): (p, j) for p, j in jobs}, max_poll_s=30.0)
+        wait(pl, {str(j.job_id): (g, j) for g, j in jobs}, max_poll_s=30.0)

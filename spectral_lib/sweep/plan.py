@@ -1,5 +1,6 @@
-"""The sweep's plan: a profile's grid points (exactly the notebooks' own, through :mod:`spectral_lib.companion.profiles`),
-deduplicated across chapters, with the cache folder, the device the jobs run on and the sweep's state."""
+"""The sweep's plan: a profile's grid points (exactly the notebooks' own, through
+:mod:`spectral_lib.companion.profiles`), deduplicated across chapters, with the cache folder, the device the jobs
+run on and the sweep's state."""
 from __future__ import annotations
 
 import os
@@ -8,13 +9,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
-from .. import cache
 from ..checks import ConfigError
 from ..companion import profiles as config
 from ..companion.parameters import check_device
-from ..experiments import point_key
+from ..experiments.training_length import TrajectorySpec
 from ..paths import default_cache_dir
 from ..training import TrainConfig, resolve_device
+from .job import record_key
 from .points import Point
 from .settings import SweepError, slurm_has_gpus, sweep_settings
 from .state import load_state, state_path
@@ -44,7 +45,8 @@ def _sweep_error(e: ConfigError) -> SweepError:
 
 
 def notebook_parameters(stem: str, prof: dict, notebooks_dir: str | Path = NOTEBOOKS_DIR) -> dict:
-    """The parameters notebook ``stem`` runs with under ``prof`` (:func:`spectral_lib.companion.profiles.chapter_parameters`;
+    """The parameters notebook ``stem`` runs with under ``prof``
+    (:func:`spectral_lib.companion.profiles.chapter_parameters`;
     without a notebook source, with a warning, ``defaults`` + entry). Raises SweepError."""
     try:
         return config.chapter_parameters(stem, prof, None, notebooks_dir, require_source=False).params
@@ -87,7 +89,8 @@ def _keyed(cfg: TrainConfig, device: str) -> TrainConfig:
 
 def grid_points(prof: dict, only: Iterable[str] | None = None, device: str | None = None,
                 notebooks_dir: str | Path = NOTEBOOKS_DIR, params: dict[str, dict] | None = None) -> list[Point]:
-    """The profile's grid points, deduplicated by (TrainConfig.key(), EvalSpec), in notebook order.
+    """The profile's grid points, deduplicated by (TrainConfig.key(), EvalSpec), in notebook order, each chapter's
+    uncapped trajectories (:func:`spectral_lib.companion.profiles.chapter_trajectories`) before its grid points.
 
     ``device``: what ``device="auto"`` resolves to where the jobs run (None: this machine); ``params``: the result of
     :func:`grid_parameters` if already computed. Raises SweepError on any invalid parameter, before anything runs."""
@@ -95,15 +98,16 @@ def grid_points(prof: dict, only: Iterable[str] | None = None, device: str | Non
     params = params if params is not None else grid_parameters(prof, only, notebooks_dir)
     points: dict[tuple, Point] = {}
     for stem, p in params.items():
-        try:
+        try:  # a chapter's trajectories first: they store its capped networks on the way (train_along)
+            runs = config.chapter_trajectories(stem, p)
             pts = config.chapter_points(stem, p)
         except ConfigError as e:
             raise _sweep_error(e) from None
-        for cfg, spec in pts:
+        for cfg, spec in runs + pts:
             kc = _keyed(cfg, device)
-            ident = (kc.key(), spec)
+            ident = ("trajectory", kc.key(), spec.n_images) if isinstance(spec, TrajectorySpec) else (kc.key(), spec)
             if ident not in points:
-                points[ident] = Point(cfg, spec, kc, cache.config_key(point_key(kc, spec)))
+                points[ident] = Point(cfg, spec, kc, record_key(kc, spec))
             if stem not in points[ident].notebooks:
                 points[ident].notebooks.append(stem)
     return list(points.values())

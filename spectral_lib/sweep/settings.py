@@ -7,13 +7,17 @@ from typing import Any
 
 from ..checks import ConfigError
 
-__all__ = ["SweepError", "EXECUTORS", "sweep_settings", "slurm_parameters", "slurm_has_gpus"]
+__all__ = ["SweepError", "EXECUTORS", "sweep_settings", "slurm_parameters", "slurm_has_gpus", "sbatch_error",
+           "SLURM_OWN"]
 
 EXECUTORS = ("local", "submitit-local", "slurm")
 SWEEP_KEYS = ("executor", "device", "slurm", "submitit-local")
 # slurm keys with a meaning of their own here; any other key must be a parameter of submitit's SlurmExecutor
 SLURM_RENAMES = {"timeout_min": "time", "mem_gb": "mem"}
 LOCAL_KEYS = {"parallel": 1, "timeout_min": 24 * 60}
+# slurm keys read by the sweep itself (not SlurmExecutor.update_parameters), with their defaults: grid points run one
+# after another in each array task; how often submitit requeues a task that reaches its time limit
+SLURM_OWN = {"points_per_task": 1, "max_num_timeout": 3}
 
 
 class SweepError(ConfigError):
@@ -40,9 +44,11 @@ def _check_slurm(slurm: Any) -> dict:
         raise SweepError(f"sweep.slurm must be a mapping, got {slurm!r}")
     if "gpus_per_node" in slurm:
         _check_int("sweep.slurm.gpus_per_node", slurm["gpus_per_node"], 0)
-    for k in ("cpus_per_task", "timeout_min", "array_parallelism"):
+    for k in ("cpus_per_task", "timeout_min", "array_parallelism", "points_per_task"):
         if k in slurm:
             _check_int(f"sweep.slurm.{k}", slurm[k], 1)
+    if "max_num_timeout" in slurm:
+        _check_int("sweep.slurm.max_num_timeout", slurm["max_num_timeout"], 0)
     if "mem_gb" in slurm:
         v = slurm["mem_gb"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
@@ -99,9 +105,46 @@ def slurm_parameters(slurm: dict, profile: str) -> dict:
         raise SweepError("the slurm executor needs submitit: pip install 'submitit>=1.5'") from None
     out = {"job_name": f"spectral-{profile}"}
     for k, v in slurm.items():
+        if k in SLURM_OWN:
+            continue
         k2 = SLURM_RENAMES.get(k, k)
         if k2 not in valid:
             raise SweepError(f"sweep.slurm.{k}: not a submitit SlurmExecutor parameter; known: "
-                             f"{sorted(valid | set(SLURM_RENAMES))} (anything else goes in additional_parameters)")
+                             f"{sorted(valid | set(SLURM_RENAMES) | set(SLURM_OWN))} (anything else goes in "
+                             "additional_parameters)")
         out[k2] = _mem(v) if k == "mem_gb" else v
     return out
+
+
+# sbatch's refusals (its stderr) -> the sweep.slurm setting that causes them
+_SBATCH_CAUSES = (
+    ("More processors requested than permitted", "cpus_per_task",
+     "more CPUs per task than any node of the partition has"),
+    ("Invalid generic resource", "gpus_per_node", "GPUs that no node of the partition has (no such gres)"),
+    ("Invalid gres", "gpus_per_node", "GPUs that no node of the partition has (no such gres)"),
+    ("Memory specification can not be satisfied", "mem_gb", "more memory than any node of the partition has"),
+    ("Requested time limit is invalid", "timeout_min", "a time limit above the partition's MaxTime"),
+    ("invalid partition", "partition", "a partition that does not exist"),
+    ("Invalid account", "additional_parameters.account", "an account that does not exist or is not yours"),
+    ("Invalid qos", "qos", "a QOS that does not exist or is not allowed"),
+)
+_GPU_KEYS = ("gpus_per_node", "gpus_per_task", "gres")
+
+
+def sbatch_error(message: str, slurm: dict) -> SweepError:
+    """A one-line SweepError for sbatch refusing the array (``message``: submitit's FailedJobError text, sbatch's
+    stderr), naming the ``sweep.slurm`` setting that caused it and its value."""
+    lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
+    said = "; ".join(ln.removeprefix("sbatch: error: ") for ln in lines if "error" in ln.lower()) or " ".join(lines)
+    for needle, key, why in _SBATCH_CAUSES:
+        if needle.lower() in str(message).lower():
+            if key == "gpus_per_node":  # name the GPU key the profile actually sets
+                key = next((k for k in _GPU_KEYS if k in slurm), key)
+            if key == "mem_gb" and "mem_gb" not in slurm:
+                key = next((k for k in ("mem_per_cpu", "mem_per_gpu") if k in slurm), key)
+            root, _, sub = key.partition(".")
+            value = (slurm.get(root) or {}).get(sub) if sub else slurm.get(key, "unset")
+            return SweepError(f"sbatch refused the job array: sweep.slurm.{key} = {value!r} asks for {why} "
+                              f"(sbatch: {said})")
+    return SweepError(f"sbatch refused the job array (sbatch: {said}); check the profile's sweep.slurm settings "
+                      f"{ {k: v for k, v in slurm.items()} }")

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import cache
-from .job import summarize
+from .job import summarize, summarize_trajectory
 
 if TYPE_CHECKING:
     from .points import Point
 
-__all__ = ["STATUSES", "state_path", "jobs_folder", "load_state", "save_state", "job_outcome", "refresh", "now"]
+__all__ = ["STATUSES", "state_path", "jobs_folder", "load_state", "save_state", "job_outcome", "point_result",
+           "refresh", "now"]
 
 STATUSES = ("done", "running", "failed", "missing")
 _SLURM_ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
@@ -74,9 +75,29 @@ def _pid_alive(pid: str) -> bool:
         return True
 
 
-def job_outcome(entry: dict) -> tuple[str, Any]:
+def point_result(value: Any, key: str | None) -> tuple[str, Any]:
+    """(status, detail) of one point in a finished job's return value: a :class:`~spectral_lib.sweep.job.PointJob`
+    summary, or the ``{"points": {key: summary or error}}`` of a :class:`~spectral_lib.sweep.job.PointsJob`."""
+    if isinstance(value, dict) and isinstance(value.get("points"), dict):
+        got = value["points"].get(key)
+        if got is None:
+            return "failed", f"its job finished without point {key}"
+        if "error" in got:
+            return "failed", got["error"][:400]
+        return "finished", got
+    return "finished", value
+
+
+def _limit_hint(entry: dict, what: str) -> str:
+    t = entry.get("timeout_min")
+    limit = f" (sweep.slurm.timeout_min = {t})" if t is not None else " (sweep.slurm.timeout_min)"
+    return (f"{what}{limit}: raise timeout_min or sweep.slurm.max_num_timeout, or rerun the sweep (training "
+            "resumes from its last finished epoch)")
+
+
+def job_outcome(entry: dict, key: str | None = None) -> tuple[str, Any]:
     """(status, detail) of a submitted job from its result file, process or SLURM state: ("finished", summary),
-    ("failed", message) or ("running", message)."""
+    ("failed", message) or ("running", message). ``key``: the point's key, for a job that ran several points."""
     from submitit.core import utils
 
     jid, folder, kind = entry["job_id"], entry["job_folder"], entry["executor"]
@@ -87,8 +108,11 @@ def job_outcome(entry: dict) -> tuple[str, Any]:
         except Exception as e:  # noqa: BLE001 - a damaged result file is a failed job
             return "failed", f"job {jid}: unreadable result ({type(e).__name__}: {e})"
         if outcome == "success":
-            return "finished", value
-        return "failed", f"job {jid}: {_last_line(value)[:240]} (log: {paths.stderr})"
+            return point_result(value, key)
+        last = _last_line(value)
+        if "timed-out" in last:  # submitit's time-out handler: "Job not requeued because: timed-out too many times."
+            return "failed", _limit_hint(entry, f"job {jid} reached its time limit and was not requeued ({last})")
+        return "failed", f"job {jid}: {last[:240]} (log: {paths.stderr})"
     if kind == "submitit-local":
         if _pid_alive(jid):
             return "running", f"pid {jid}"
@@ -101,12 +125,14 @@ def job_outcome(entry: dict) -> tuple[str, Any]:
         return "running", f"job {jid}: state unknown ({type(e).__name__})"
     if state in _SLURM_ACTIVE:
         return "running", f"job {jid} {state}"
+    if state == "TIMEOUT":
+        return "failed", _limit_hint(entry, f"job {jid} TIMEOUT: SLURM stopped it at its time limit")
     return "failed", f"job {jid} {state} without a result (log: {paths.stderr})"
 
 
 def _summary_from_cache(p: "Point", cache_dir: Path) -> dict | None:
     try:
-        return summarize(cache.load(p.path(cache_dir)), p.key)
+        return (summarize_trajectory if p.is_trajectory else summarize)(cache.load(p.path(cache_dir)), p.key)
     except Exception:  # noqa: BLE001 - a corrupt record shows as done without numbers; run_point recomputes it
         return None
 
@@ -136,15 +162,20 @@ def refresh(points: list["Point"], state: dict, cache_dir: Path) -> dict[str, tu
         e = state["points"].get(p.key)
         if p.path(cache_dir).exists():
             if e is None or e.get("status") != "done" or "summary" not in e:
+                summary = None
+                if e is not None and e.get("status") == "submitted" and e.get("executor") != "local":
+                    status, detail = job_outcome(e, p.key)  # the job's own summary (wall time, resumed)
+                    summary = detail if status == "finished" and isinstance(detail, dict) else None
                 e = state["points"].setdefault(p.key, {})
-                e.update(status="done", summary=_summary_from_cache(p, cache_dir), time=e.get("time") or now())
+                e.update(status="done", summary=summary or _summary_from_cache(p, cache_dir),
+                         time=e.get("time") or now())
             out[p.key] = ("done", e.get("job_id", "") and f"job {e['job_id']}")
             continue
         if e is None:
             out[p.key] = ("missing", "")
             continue
         if e.get("status") == "submitted":
-            status, detail = job_outcome(e)
+            status, detail = job_outcome(e, p.key)
             if status == "finished":
                 got = detail.get("key") if isinstance(detail, dict) else None
                 status, detail = "failed", (f"job {e['job_id']} finished but its record {got} is not the expected "

@@ -16,6 +16,13 @@ _ABBREV = {"vanilla_grad": "VG", "smooth_grad": "SG", "integrated_gradients": "I
 _ORDER = {m: i for i, m in enumerate(_ABBREV)}
 
 
+def _spec_setting(p) -> dict:
+    """A point's evaluation settings as ``eval.<field>``; a trajectory shows only that it is one and its images."""
+    if p.is_trajectory:
+        return {"eval.trajectory": True, "eval.n_images": p.spec.n_images}
+    return {f"eval.{k}": v for k, v in asdict(p.spec).items()}
+
+
 def rows(pl: Plan, statuses: dict) -> list[dict]:
     """One row per point: key, notebooks, model, activation, seed, status, setting (every TrainConfig field and
     ``eval.<field>``), detail, summary (done points), profile, cache_dir, device, executor."""
@@ -25,7 +32,7 @@ def rows(pl: Plan, statuses: dict) -> list[dict]:
         e = pl.state["points"].get(p.key, {})
         out.append({"key": p.key, "notebooks": list(p.notebooks), "model": p.config.model,
                     "activation": p.config.activation, "seed": p.config.seed, "status": st,
-                    "setting": {**asdict(p.config), **{f"eval.{k}": v for k, v in asdict(p.spec).items()}},
+                    "setting": {**asdict(p.config), **_spec_setting(p)},
                     "detail": detail if isinstance(detail, str) else "",
                     "summary": e.get("summary") if st == "done" else None,
                     "profile": pl.profile, "cache_dir": str(pl.cache_dir), "device": pl.device,
@@ -58,7 +65,7 @@ def format_table(rows: list[dict]) -> str:
     defaults = {**asdict(TrainConfig()), **{f"eval.{k}": v for k, v in asdict(EvalSpec()).items()}}
     for r, st in zip(rows, settings):
         varies = " ".join(f"{k.removeprefix('eval.')}={json.dumps(st.get(k), separators=(',', ':'))}"
-                          for k in varying if st.get(k) != defaults.get(k))
+                          for k in varying if k in st and st.get(k) != defaults.get(k))
         s = r.get("summary") or {}
         efs = sorted((s.get("ef") or {}).items(), key=lambda kv: _ORDER.get(kv[0], len(_ORDER)))
         ef = " ".join(f"{_ABBREV.get(m, m)} {v * 1e5:.2f}" for m, v in efs)
