@@ -68,7 +68,9 @@ from spectral_lib import companion
 from spectral_lib.theory import synthetic
 from spectral_lib.companion.plots import plot_profiles, show_maps
 from spectral_lib.experiments import points_from_params, run_points, split_capped, verdicts
-from spectral_lib.spectral import expected_frequency, radial_profile
+from spectral_lib.experiments.ties import tie_example, tie_example_sentences, tie_example_table
+from spectral_lib.experiments.verdicts_toolkit import synthetic_sentence, vg_sg_sentences
+from spectral_lib.spectral import expected_frequency, radial_bins, radial_profile
 
 P = companion.parameters(globals())
 
@@ -106,16 +108,29 @@ fig.tight_layout(); plt.show()
 companion.save_table(table, "synthetic_maps").round(3)
 
 # %% tags=["hide-input"]
-def ranking(col):
-    order = table[col].sort_values(ascending=False)
-    return ", ".join(f"{k} ({v:.3g})" for k, v in order.items())
+companion.markdown(synthetic_sentence(table, radial_bins(H, W)))
 
-companion.markdown(
-    f"The cosines land in bins {table.loc['cosine (3, 4)', 'peak bin (r > 0)']} ($\\sqrt{{3^2+4^2}}=5$) and "
-    f"{table.loc['cosine (9, 12)', 'peak bin (r > 0)']} ($\\sqrt{{9^2+12^2}}=15$). From highest to lowest EF, "
-    f"paper definition: {ranking('EF paper x1e5')}; Nyquist variant: {ranking('EF nyquist (cycles/px)')}. "
-    "The checkerboard's power sits in the single corner bin, the highest frequency of the map, and the wide blob's "
-    "near zero frequency.")
+# %% [markdown]
+# ## What ties do to each EF definition
+#
+# Rank normalisation gives exactly tied pixels their average rank. Many methods produce exact ties: Guided Backprop
+# and Grad-CAM maps are zero wherever a ReLU blocks the signal, BetaSmooth maps wherever nothing flows back. A tied
+# region becomes a flat plateau of the rank map. The rank map's mean is $(HW + 1)/(2HW)$ with or without ties, so
+# its zero-frequency power does not move; but a plateau covering a fraction $t$ of the pixels removes a share of
+# about $t^3$ of the map's variance (the variance of a uniform rank interval of width $t$). The paper's EF keeps
+# the zero frequency in its normalisation, where it dominates, so it falls with that variance although no spatial
+# frequency of the map changed; the Nyquist EF leaves the zero frequency out and only sees where the remaining
+# power sits. Breaking the ties at random (a fixed seed) turns the plateau into noise. The example below
+# (`experiments.ties.tie_example`): 64 white-noise 28x28 maps with 0, 30 and 60% of their pixels set exactly to
+# zero, either scattered at random or in one block (the first rows, like a CAM's background), under both EF
+# definitions, with ties averaged and broken.
+
+# %% tags=["hide-input"]
+ties_long = tie_example((0.0, 0.3, 0.6), n_maps=64, size=28, seed=0)
+companion.save_table(tie_example_table(ties_long), "ties_example").round(4)
+
+# %% tags=["hide-input"]
+companion.markdown("\n".join(f"* {s}" for s in tie_example_sentences(ties_long)))
 
 # %% [markdown]
 # Any map can be compared with any other of the same size on this one axis.
@@ -149,20 +164,10 @@ summary = pd.DataFrame([
 companion.save_table(summary, "vg_vs_sg").round(3)
 
 # %% tags=["hide-input"]
-def verdict(col):
-    s = summary.set_index(["activation", "method"])[col]
-    if ("ReLU", "vanilla_grad") not in s.index:
-        return f"{col}: no ReLU network in this run."
-    relu_vg, relu_sg = s[("ReLU", "vanilla_grad")], s[("ReLU", "smooth_grad")]
-    others = [a for a in summary["activation"].unique() if a != "ReLU"]
-    parts = [f"SmoothGrad {'lowers' if relu_sg < relu_vg else 'does not lower'} the ReLU network's EF "
-             f"({relu_vg:.3f} to {relu_sg:.3f})"]
-    for a in others:
-        v = s[(a, "vanilla_grad")]
-        parts.append(f"{a}'s own VanillaGrad EF is {'below' if v < relu_vg else 'above'} ReLU's ({v:.3f})")
-    return f"* {col}: " + "; ".join(parts) + "."
-
-companion.markdown("**This run.**\n\n" + "\n".join(verdict(c) for c in ["EF paper x1e5", "EF nyquist"]))
+companion.markdown("**This run.** SmoothGrad against VanillaGrad is paired over the network's images; a smooth "
+                   "network against ReLU compares networks, so its interval is over seeds.\n\n"
+                   + "\n".join([vg_sg_sentences(records, "ef", 1e5, "EF paper x1e5"),
+                                 vg_sg_sentences(records, "ef_nyquist", 1.0, "EF nyquist")]))
 
 # %% [markdown]
 # **What it shows.** {numref}`fig-vg-sg` shows the maps; the verdicts above state, for this run, whether SmoothGrad lowers the ReLU network's EF (it

@@ -22,8 +22,14 @@
 # (`model_options: {width_mult: m}`; the networks at multiplier 1 are the EF-vs-β chapter's), ReLU and SP networks
 # trained under the same accuracy cap, VanillaGrad on `n_images` test images. (2) *Input size*: the same digits
 # resized to each of `image_sizes` pixels, the ablation chapter's grids (so the networks and records are shared with
-# it), and the EF in both definitions. The paper's EF (Eq. {eq}`eq-ef`) averages over the $R$ radial bins of the
-# map, and $R$ grows with the size; the Nyquist variant is in cycles per pixel.
+# it; the native size, 28 px, trains on the unresized digits: chapter 4's networks), and the EF in both definitions.
+# The paper's EF (Eq. {eq}`eq-ef`) averages over the $R$ radial bins of the map, and $R$ grows with the size; the
+# Nyquist variant is in cycles per pixel.
+#
+# **How sure.** `seeds` seeds per cell (three in the quick profile): each SP/ReLU ratio has a bootstrap interval over
+# seeds, and a trend with width is stated only when the interval of the log-log slope of the ratio against the width
+# excludes zero (`experiments.verdicts_width`, tested); otherwise the chapter says the run cannot tell. For scale:
+# the seed-to-seed spread of the ReLU network's EF is about 10% in the EF-vs-β chapter.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -34,7 +40,7 @@ activations = ["relu", "sp:2", "sp:1"]
 width_mults = [0.25, 0.5, 1, 1.5]
 size_activation_specs = ["relu", "sp:1"]
 image_sizes = [16, 28, 42]
-seeds = [0]
+seeds = [0, 1, 2]
 accuracy_cap = 0.9
 max_epochs = 30
 lr = 1e-3
@@ -44,8 +50,6 @@ n_images = 100
 device = "auto"
 
 # %% tags=["hide-input"]
-import math
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -55,9 +59,9 @@ from spectral_lib import companion
 from spectral_lib.companion.plots import beta_colors
 from spectral_lib.companion.published import secondary_table, SOURCE_NOTE
 from spectral_lib.data import dataset_info
-from spectral_lib.experiments import points_from_params, run_points, split_capped, stats, verdicts
+from spectral_lib.experiments import points_from_params, run_points, split_capped, verdicts
+from spectral_lib.experiments import verdicts_width as vw
 from spectral_lib.experiments.grids import check_grids, size_grids, width_grids
-from spectral_lib.experiments.stats import loglog_slope
 from spectral_lib.nn import build_model
 from spectral_lib.spectral import radial_bins
 
@@ -86,34 +90,11 @@ def n_parameters(config):
     return sum(p.numel() for p in net.parameters())
 
 
-def rows_of(pairs, axis):
-    return pd.DataFrame([{axis: v, "activation": r["activation"], "beta": r["beta"], "seed": r["seed"],
-                          "parameters": n_parameters(r["config"]), "epochs": r["train"]["epochs"],
-                          "test acc": r["train"]["test_accuracy"], "seconds": r["train"]["seconds"],
-                          "EF x1e5": float(r["ef"]["vanilla_grad"].nanmean() * 1e5),
-                          "EF nyquist": float(r["ef_nyquist"]["vanilla_grad"].nanmean())} for v, r in pairs],
-                        columns=[axis, "activation", "beta", "seed", "parameters", "epochs", "test acc", "seconds",
-                                 "EF x1e5", "EF nyquist"])
-
-
+COLUMNS = ["activation", "beta", "seed", "parameters", "epochs", "test acc", "seconds", "EF x1e5", "EF nyquist"]
 width_pairs, size_pairs = run(wgrids, "width"), run(sgrids, "size")
-wdf, sdf = rows_of(width_pairs, "width"), rows_of(size_pairs, "size")
+wdf = pd.DataFrame(vw.network_rows(width_pairs, "width", n_parameters), columns=["width", *COLUMNS])
+sdf = pd.DataFrame(vw.network_rows(size_pairs, "size", n_parameters), columns=["size", *COLUMNS])
 companion.markdown(verdicts.dropped_note(dropped, n_all, P["accuracy_cap"]))
-
-
-def ratios(df, axis):
-    """SP / ReLU ratio of the mean EF at each value of ``axis`` (networks averaged over seeds)."""
-    means = df.groupby([axis, "activation"], sort=False)[["EF x1e5", "EF nyquist"]].mean()
-    out = []
-    for v in df[axis].drop_duplicates():
-        if (v, "ReLU") not in means.index:
-            continue
-        relu = means.loc[(v, "ReLU")]
-        for act in df[(df[axis] == v) & (df["activation"] != "ReLU")]["activation"].unique():
-            sp = means.loc[(v, act)]
-            out.append({axis: v, "activation": act, "ratio (paper EF)": sp["EF x1e5"] / relu["EF x1e5"],
-                        "ratio (Nyquist EF)": sp["EF nyquist"] / relu["EF nyquist"]})
-    return pd.DataFrame(out, columns=[axis, "activation", "ratio (paper EF)", "ratio (Nyquist EF)"])
 
 
 # %% [markdown]
@@ -125,53 +106,38 @@ def ratios(df, axis):
 
 # %% tags=["hide-input"]
 width_table = wdf.set_index(["width", "activation", "seed"]).drop(columns=["beta"])
-companion.markdown(f"**This run.** Test accuracy at the checkpoint ranges from {wdf['test acc'].min():.3f} to "
-                f"{wdf['test acc'].max():.3f} over the {len(wdf)} kept networks of the width study (cap "
-                f"{verdicts.fmt(P['accuracy_cap'])}); epochs to the cap range from {wdf['epochs'].min():g} to "
-                f"{wdf['epochs'].max():g}." if len(wdf) else "No network of the width study passed the cap.")
-companion.save_table(width_table, "width_training_and_ef").round(4)
+companion.markdown(vw.training_sentence(wdf, "width study", P["accuracy_cap"]))
+companion.save_table(width_table, "width_training_and_ef").groupby(["width", "activation"], sort=False).mean().round(4)
 
 # %% [markdown]
 # ## Width: does the SP-vs-ReLU EF ratio persist?
 #
-# Left: mean VanillaGrad EF against the width multiplier, one line per activation. Right: the SP network's mean EF
-# divided by the ReLU network's of the same width (below 1: the SP explanation is simpler).
+# Left: mean VanillaGrad EF against the width multiplier, one line per activation (error bars: std over seeds).
+# Right: the SP network's mean EF divided by the ReLU network's of the same width (below 1: the SP explanation is
+# simpler), with 95% bootstrap intervals over seeds.
 
 # %% tags=["hide-input"]
-wr = ratios(wdf, "width")
+wr = vw.ratio_table(wdf, "width")
 colors = beta_colors(wdf["beta"].tolist()) if len(wdf) else {}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
 for act, sub in wdf.groupby("activation", sort=False):
-    m = sub.groupby("width")[["EF x1e5", "EF nyquist"]].mean()
+    m = sub.groupby("width")[["EF x1e5", "EF nyquist"]].agg(["mean", "std"])
     c = colors[sub["beta"].iloc[0]]
-    axes[0].plot(m.index, m["EF x1e5"], marker="o", color=c, label=act)
-    axes[1].plot(m.index, m["EF nyquist"], marker="o", color=c, label=act)
-for act, sub in wr.groupby("activation", sort=False):
+    for ax, col in zip(axes[:2], ["EF x1e5", "EF nyquist"]):
+        ax.errorbar(m.index, m[(col, "mean")], yerr=m[(col, "std")].fillna(0), marker="o", color=c, capsize=2,
+                    label=act)
+for (act, metric), sub in wr.groupby(["activation", "metric"], sort=False):
     c = colors[wdf[wdf["activation"] == act]["beta"].iloc[0]]
-    axes[2].plot(sub["width"], sub["ratio (paper EF)"], marker="o", color=c, label=f"{act} (paper EF)")
-    axes[2].plot(sub["width"], sub["ratio (Nyquist EF)"], marker="s", ls="--", color=c, label=f"{act} (Nyquist)")
+    err = np.array([sub["ratio"] - sub["low"], sub["high"] - sub["ratio"]])
+    axes[2].errorbar(sub["width"], sub["ratio"], yerr=np.nan_to_num(err), color=c, capsize=2,
+                     marker="o" if metric == "EF x1e5" else "s", ls="-" if metric == "EF x1e5" else "--",
+                     label=f"{act} ({vw.EF_COLUMNS[metric]})")
 axes[2].axhline(1, ls=":", c="gray")
 for ax, yl in zip(axes, ["EF x1e5 (paper)", "EF (cycles/px)", "SP / ReLU EF ratio"]):
     ax.set_xscale("log", base=2); ax.set_xlabel("width multiplier (log2)"); ax.set_ylabel(yl); ax.legend(fontsize=6)
 fig.tight_layout(); plt.show()
-lines = []
-for (act, col), sub in [((a, c), s) for a, s in wr.groupby("activation", sort=False)
-                        for c in ["ratio (paper EF)", "ratio (Nyquist EF)"]]:
-    sub = sub.dropna(subset=[col])
-    if not len(sub):
-        continue
-    below, rho = int((sub[col] < 1).sum()), stats.spearman(sub["width"], sub[col])
-    k = loglog_slope(sub["width"], sub[col])
-    trend = ("cannot be ranked (one width)" if not np.isfinite(rho) else
-             "rises with width" if rho > 0.3 else "falls with width" if rho < -0.3 else "shows no clear trend")
-    if np.isfinite(rho) and abs(rho) > 0.3 and below == len(sub):
-        trend += (": the SP network's advantage shrinks as the network widens" if rho > 0 else
-                  ": the SP network's advantage grows as the network widens")
-    lines.append(f"* {act}, {col.split('(')[1][:-1]}: ratio below 1 at {below} of {len(sub)} widths "
-                 f"({', '.join(f'{w:g}: {v:.2f}' for w, v in zip(sub['width'], sub[col]))}); rank correlation with "
-                 f"width {rho:+.2f}: the ratio {trend} (x{2 ** k:.2f} per doubling of width on a log-log fit).")
-companion.markdown("**This run.**\n\n" + "\n".join(lines) if lines else "No width has both a ReLU and an SP network.")
-companion.save_table(wr.set_index(["width", "activation"]), "width_sp_relu_ratio").round(3)
+companion.markdown(vw.width_sentences(wdf))
+companion.save_table(wr.set_index(["width", "activation", "metric"]), "width_sp_relu_ratio").round(3)
 
 # %% [markdown]
 # ## Input size: what the EF number means
@@ -189,16 +155,19 @@ companion.save_table(wr.set_index(["width", "activation"]), "width_sp_relu_ratio
 sdf["R (radial bins)"] = [radial_bins(s, s) for s in sdf["size"]]
 size_table = sdf.groupby(["size", "R (radial bins)", "activation"], sort=False)[
     ["test acc", "EF x1e5", "EF nyquist"]].mean()
-sr = ratios(sdf, "size")
+sr = vw.ratio_table(sdf, "size")
+bins = {s: radial_bins(s, s) for s in sdf["size"].unique()}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
 for act, sub in sdf.groupby("activation", sort=False):
     c = beta_colors(sdf["beta"].tolist())[sub["beta"].iloc[0]]
     m = sub.groupby("R (radial bins)")[["EF x1e5", "EF nyquist"]].mean()
     axes[0].loglog(m.index, m["EF x1e5"], marker="o", color=c, label=act)
     axes[1].plot(m.index, m["EF nyquist"], marker="o", color=c, label=act)
-for act, sub in sr.groupby("activation", sort=False):
-    axes[2].plot(sub["size"], sub["ratio (paper EF)"], marker="o", label=f"{act} (paper EF)")
-    axes[2].plot(sub["size"], sub["ratio (Nyquist EF)"], marker="s", ls="--", label=f"{act} (Nyquist)")
+for (act, metric), sub in sr.groupby(["activation", "metric"], sort=False):
+    err = np.array([sub["ratio"] - sub["low"], sub["high"] - sub["ratio"]])
+    axes[2].errorbar(sub["size"], sub["ratio"], yerr=np.nan_to_num(err), capsize=2,
+                     marker="o" if metric == "EF x1e5" else "s", ls="-" if metric == "EF x1e5" else "--",
+                     label=f"{act} ({vw.EF_COLUMNS[metric]})")
 axes[2].axhline(1, ls=":", c="gray")
 Rs = sorted(sdf["R (radial bins)"].unique())
 axes[0].set_xticks(Rs, [str(r) for r in Rs]); axes[0].minorticks_off()
@@ -208,21 +177,7 @@ axes[2].set_xlabel("image size (px)"); axes[2].set_ylabel("SP / ReLU EF ratio")
 for ax in axes:
     ax.legend(fontsize=6)
 fig.tight_layout(); plt.show()
-lines = []
-exps = {}
-for act, sub in sdf.groupby("activation", sort=False):
-    m = sub.groupby("R (radial bins)")[["EF x1e5", "EF nyquist"]].mean()
-    exps[act] = (loglog_slope(m.index, m["EF x1e5"]), loglog_slope(m.index, m["EF nyquist"]))
-    if len(m) > 1:
-        lines.append(f"* {act}: the paper's EF goes from {m['EF x1e5'].iloc[0]:.2f} to {m['EF x1e5'].iloc[-1]:.2f} "
-                     f"x1e-5 as R goes from {m.index[0]} to {m.index[-1]} (log-log slope {exps[act][0]:+.2f}, i.e. "
-                     f"EF ~ R^{exps[act][0]:.2f}); the Nyquist EF from {m['EF nyquist'].iloc[0]:.3f} to "
-                     f"{m['EF nyquist'].iloc[-1]:.3f} cycles/px (slope {exps[act][1]:+.2f}).")
-for act, sub in sr.groupby("activation", sort=False):
-    for col in ["ratio (paper EF)", "ratio (Nyquist EF)"]:
-        lines.append(f"* {act} / ReLU, {col.split('(')[1][:-1]}: below 1 at {int((sub[col] < 1).sum())} of "
-                     f"{len(sub)} sizes ({', '.join(f'{s}px: {v:.2f}' for s, v in zip(sub['size'], sub[col]))}).")
-companion.markdown("**This run.**\n\n" + "\n".join(lines) if lines else "No size has a kept network.")
+companion.markdown(vw.size_sentences(sdf, bins))
 companion.save_table(size_table, "size_ef").round(4)
 
 # %% tags=["hide-input"]
@@ -259,31 +214,13 @@ if size_recs:
 print(SOURCE_NOTE)
 paper = secondary_table("imagenette_cnn_relu_vs_sp09")
 p_relu, p_sp = paper.loc["vanilla_grad", "ReLU EF"], paper.loc["vanilla_grad", "SP(0.9) EF"]
-R224 = radial_bins(224, 224)
-lines = [f"Third-party summary, unverified: VanillaGrad EF {p_relu:.3f} for ReLU and {p_sp:.3f} for SP(0.9) on "
-         f"224-pixel Imagenette (R = {R224}; no unit printed there), a ratio of **{p_sp / p_relu:.2f}**."]
-if len(sr):
-    near = sr.assign(d=[abs(math.log(float(a[3:-1]) / 0.9)) for a in sr["activation"]]).sort_values("d")
-    a_near = near["activation"].iloc[0]
-    sub = sr[sr["activation"] == a_near]
-    lines.append(f"Our {a_near} / ReLU ratio (the SP network closest to SP(0.9) here) is "
-                 + ", ".join(f"{v:.2f} at {s} px" for s, v in zip(sub["size"], sub["ratio (paper EF)"]))
-                 + " with the paper's EF (" + ", ".join(f"{v:.2f}" for v in sub["ratio (Nyquist EF)"])
-                 + " with the Nyquist EF).")
-relu_rows = sdf[sdf["activation"] == "ReLU"].groupby("R (radial bins)")["EF x1e5"].mean()
-if "ReLU" in exps and np.isfinite(exps["ReLU"][0]) and len(relu_rows):
-    R0, ef0 = relu_rows.index[-1], relu_rows.iloc[-1]
-    lines.append(f"If the paper's EF kept scaling as R^{exps['ReLU'][0]:.2f} (our digits' ReLU fit), our ReLU EF of "
-                 f"{ef0:.2f} x1e-5 at R = {R0} would be {ef0 * (R224 / R0) ** exps['ReLU'][0]:.3f} x1e-5 at "
-                 f"R = {R224}: an extrapolation across datasets, to be read only as an order of magnitude next to "
-                 f"the summary's {p_relu:.3f}.")
-companion.markdown("**This run.** " + " ".join(lines))
+companion.markdown(vw.published_size_sentences(p_relu, p_sp, radial_bins(224, 224), sdf, bins))
 
 # %% [markdown]
 # **What it shows.** The sentences above are computed from this run. Width: if the SP network's lower EF came from
 # a particular capacity (a narrow network forced to be simple, or a wide one free to fit high frequencies), its ratio
-# to ReLU would drift towards 1 at one end of the width axis; a ratio that stays below 1 at every width is what
-# Lemma 1 and Theorem 1, which are about the activation alone, predict. Input size: the paper's EF of the same kind
+# to ReLU would drift towards 1 at one end of the width axis; a ratio whose interval stays below 1 at every width is
+# what Lemma 1 and Theorem 1, which are about the activation alone, predict. Input size: the paper's EF of the same kind
 # of explanation changes with the size through $R$ and through the zero frequency's share of the power, so EF
 # values compare only between maps of the same size; the SP/ReLU *ordering* and ratio are what can carry over. The
 # Nyquist variant is in cycles per pixel and leaves the zero frequency out, so the size enters it only through the
@@ -293,32 +230,33 @@ companion.markdown("**This run.** " + " ".join(lines))
 # and ablations; the authors' code runs Imagenette at 64, 112 and 224 pixels (see the reproducibility page). The
 # values above (third-party summary, unverified) are at a size and on images we do not run in the quick profile, so
 # only the ratio is comparable; the `paper` profile runs this chapter's size grid on Imagenette. The width study is
-# ours; the paper does not, as far as we could read, vary the width of its networks. One seed per cell: a ratio
-# that moves by a few percent between neighbouring widths or sizes is within the seed-to-seed spread shown in the
-# EF-vs-β chapter.
+# ours; the paper does not, as far as we could read, vary the width of its networks. Whether the ratio changes with
+# the width is decided by the interval of its slope over seeds, not by how the point estimates line up: with one seed
+# per cell, a ratio that moves by a few percent between neighbouring widths is within the seed-to-seed spread shown
+# in the EF-vs-β chapter.
 
 # %% [markdown]
 # ## Exercises
 #
 # ```{exercise}
-# :label: ex-08-width
+# :label: ex-10-width
 #
 # Extend the width study with `--param "width_mults=[0.25, 0.5, 1, 2, 4]"` (slower: the widest networks dominate). Predict whether the SP/ReLU EF ratio keeps falling, flattens or turns back.
 # ```
 #
-# ```{solution} ex-08-width
+# ```{solution} ex-10-width
 # :class: dropdown
 #
 # In the infinite-width limit the network's function approaches its kernel regime, where the activation's spectrum (Lemma {prf:ref}`lem-lemma1`) governs the network's; one therefore expects the ratio to keep the sign of its trend and to flatten, rather than to turn back above 1.
 # ```
 #
 # ```{exercise}
-# :label: ex-08-size
+# :label: ex-10-size
 #
 # The paper's EF falls roughly as a power of the number of radial bins R. Predict the paper-definition EF of white noise at 28 and at 56 pixels from the EF formula, then compute it with `expected_frequency(white_noise)`.
 # ```
 #
-# ```{solution} ex-08-size
+# ```{solution} ex-10-size
 # :class: dropdown
 #
 # For rank-normalised maps the zero-frequency bin holds most of the power and its share grows with the number of pixels, while the weights $f_r / R$ shrink as $1/R$: EF falls faster than $1/R$, which is why only orderings, never values, compare across sizes.

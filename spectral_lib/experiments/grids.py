@@ -20,9 +20,11 @@ from ..nn.activations import gaussian_spec
 from ..training import check_networks
 from .points import points_from_params
 
-__all__ = ["theorem1_param_sets", "ablation_param_sets", "spatial_grids", "spatial_param_sets", "width_options",
+__all__ = ["theorem1_param_sets", "ablation_param_sets", "native_size", "spatial_grids", "spatial_arms",
+           "spatial_param_sets", "width_options",
            "width_grids", "size_grids", "width_size_param_sets", "check_grids", "explain_time_methods",
-           "smooth_alternatives_param_sets", "penalty_strength_list", "spectral_penalty_param_sets", "PENALTY_PARAMS"]
+           "gap_param_sets", "smooth_alternatives_param_sets", "penalty_strength_list", "spectral_penalty_param_sets",
+           "PENALTY_PARAMS"]
 
 def theorem1_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The Theorem 1 chapter's grids: one per pooling type in ``params["pools"]``, VanillaGrad only, on
@@ -35,15 +37,32 @@ def theorem1_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
              "methods": ["vanilla_grad"], "theorem1": True} for pool in params["pools"]]
 
 
+def native_size(dataset: str, image_size: Any) -> Any:
+    """``image_size``, or None when it is the dataset's own square size (no resizing: the same data, so the same
+    networks as a grid without ``image_size``, e.g. chapter 4's; their cache keys are shared). Other values are
+    returned as they are (invalid ones for the configuration checks to refuse)."""
+    from ..data import dataset_info
+
+    try:
+        c, h, w = dataset_info(dataset).in_shape
+    except (ValueError, TypeError, KeyError):
+        return image_size
+    same = isinstance(image_size, int) and not isinstance(image_size, bool) and image_size == h == w
+    return None if same else image_size
+
+
 def ablation_param_sets(params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """The ablation chapter's grids as ``(axis, value label, parameters)``: the simple CNN (depth 2) with
-    VanillaGrad, varied along depth, skip/BN (the SK/BN CNN), input size, training noise, training blur and L2."""
+    VanillaGrad, varied along depth, skip/BN (the SK/BN CNN), input size, training noise, training blur and L2. An
+    input size equal to the dataset's own (28 for mnist5k) trains on the unresized data, the networks of the other
+    chapters (:func:`native_size`)."""
     base = {**params, "model": "simple_cnn", "model_options": {"depth": 2}, "methods": ["vanilla_grad"]}
+    dataset = params.get("dataset", "mnist5k")
     axes = (
         [("depth", str(d), {"model_options": {"depth": d}}) for d in params["depths"]]
         + [("SK / BN", f"SK={int(sk)} BN={int(bn)}", {"model": "skip_bn_cnn", "model_options": {"skip": sk, "bn": bn}})
            for sk, bn in params["skip_bn"]]
-        + [("input size", str(s), {"image_size": s}) for s in params["image_sizes"]]
+        + [("input size", str(s), {"image_size": native_size(dataset, s)}) for s in params["image_sizes"]]
         + [("training noise std", str(s), {"train_noise_std": s}) for s in params["train_noise_stds"]]
         + [("training blur sigma", str(s), {"train_blur_sigma": s}) for s in params["train_blur_sigmas"]]
         + [("L2 (weight decay)", str(w), {"weight_decay": w}) for w in params["weight_decays"]]
@@ -83,9 +102,30 @@ def spatial_grids(params: dict[str, Any], where: str = "") -> list[tuple[Conditi
     return out
 
 
+def spatial_arms(params: dict[str, Any], where: str = "") -> list[tuple[str, Condition, str, dict[str, Any]]]:
+    """The spatial-correlation chapter's grids per architecture, as ``(arm, condition, kind, parameters)``: arm
+    ``"cnn"`` is :func:`spatial_grids` of ``params`` (the chapter's ``model``); arm ``"mlp"``, when
+    ``params["mlp_options"]`` is a mapping (None or absent: no MLP arm), the same grids for
+    :class:`spectral_lib.nn.MLP` with those options (e.g. ``{"hidden": [256, 256]}``), same activations, seeds,
+    conditions and training rules. A pixel permutation is an exact symmetry of an MLP (no notion of neighbours), so
+    its arm separates the inputs' spatial correlation from convolutional locality. Raises
+    :class:`spectral_lib.checks.ParameterError` naming ``where`` and ``mlp_options`` when it is not a mapping."""
+    out = [("cnn", c, kind, d) for c, kind, d in spatial_grids(params, where)]
+    mlp = params.get("mlp_options")
+    if mlp is None:
+        return out
+    if not isinstance(mlp, dict):
+        prefix = f"{where}: " if where else ""
+        raise ParameterError(f"{prefix}parameter 'mlp_options' = {mlp!r} is invalid: expected a mapping of MLP "
+                             "options (e.g. {'hidden': [256, 256]}) or null for no MLP arm")
+    mlp_params = {**params, "model": "mlp", "model_options": dict(mlp)}
+    return out + [("mlp", c, kind, d) for c, kind, d in spatial_grids(mlp_params, where)]
+
+
 def spatial_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The parameter dicts of :func:`spatial_grids` (the spatial-correlation chapter's entry for ``config.PARAM_SETS``)."""
-    return [d for _, _, d in spatial_grids(params)]
+    """The parameter dicts of :func:`spatial_arms` (the spatial-correlation chapter's entry for
+    ``config.PARAM_SETS``)."""
+    return [d for _, _, _, d in spatial_arms(params)]
 
 
 def width_options(model_options: dict, width_mult: Any) -> dict:
@@ -180,6 +220,17 @@ def explain_time_methods(betas: Sequence[float], cutoffs: Sequence[float], smoot
     return list(dict.fromkeys(specs))
 
 
+def gap_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The explanation-gap chapter's grids, as parameter dicts for ``points_from_params``: its own grid
+    (``params`` as given: every activation, the paper's methods) and the post-hoc grid, the ReLU network(s) (same
+    seeds) explained by the explain-time surrogates of :func:`explain_time_methods` (``explain_time_betas``,
+    ``lowpass_cutoffs``: the smooth-alternatives chapter's records, shared through the cache). The chapter and the
+    sweep both list their points from here, so a sweep computes every record the chapter reads. Raises ValueError
+    naming a bad beta or cut-off."""
+    methods = explain_time_methods(params.get("explain_time_betas", []), params.get("lowpass_cutoffs", []))
+    return [dict(params), {**params, "activations": ["relu"], "methods": methods}]
+
+
 def smooth_alternatives_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The grids of the smooth-alternatives chapter, as parameter dicts for ``points_from_params``:
 
@@ -223,11 +274,12 @@ def spectral_penalty_param_sets(params: dict[str, Any]) -> list[dict[str, Any]]:
        with ``penalty_strength`` = that strength and the chapter's ``penalty_kind``, ``penalty_cutoff``,
        ``penalty_subsample``.
 
-    Also checks the chapter's ``benchmark_epochs`` (a positive integer) when given. Raises ValueError/TypeError
+    Also checks the chapter's ``benchmark_epochs`` and ``benchmark_repeats`` (positive integers) when given. Raises ValueError/TypeError
     naming the bad parameter (the TrainConfig checks run in ``points_from_params``)."""
     strengths = penalty_strength_list(params.get("penalty_strengths"))
-    if "benchmark_epochs" in params:
-        check_positive_int("benchmark_epochs", params["benchmark_epochs"])
+    for name in ("benchmark_epochs", "benchmark_repeats"):
+        if name in params:
+            check_positive_int(name, params[name])
     base = {k: v for k, v in params.items() if k not in PENALTY_PARAMS}
     base["methods"] = ["vanilla_grad"]
     options = {k: params[k] for k in PENALTY_PARAMS[1:] if k in params}

@@ -1,9 +1,10 @@
 """The paper's experiments as cached, configuration-keyed grid points that notebooks (and the sweep runner) share.
 
 A *grid point* is one trained network (a :class:`~spectral_lib.training.TrainConfig`) evaluated with an
-:class:`EvalSpec`: explanation maps of ``n_images`` fixed test images by each method, their EF (both definitions),
-the explanation gap of each method against VanillaGrad, mean radial spectra, a few example maps, and optionally the
-two sides of Theorem 1. Results are small (no full map stacks) and cached under ``cache_dir/evals``; the networks
+:class:`EvalSpec`: explanation maps of ``n_images`` fixed test images by each method, their EF (both definitions, with
+ties averaged as the paper does and broken at random), their fraction of tied pixels, the explanation gap of each
+method against VanillaGrad (as |Delta EF| and in the gradient form), mean radial spectra, a few example maps, and
+optionally the two sides of Theorem 1. Results are small (no full map stacks) and cached under ``cache_dir/evals``; the networks
 under ``cache_dir/models``. Re-running a notebook therefore costs a few file reads.
 """
 from __future__ import annotations
@@ -21,11 +22,11 @@ from ..data import take
 from ..explain import METHODS, explain, parse_method_spec, predict
 from ..nn.activations import activation_beta, activation_name
 from ..paths import default_cache_dir
-from ..spectral import expected_frequency, explanation_gap, radial_profile, to_map
+from ..spectral import expected_frequency, explanation_gap, gradient_gap, radial_profile, tie_fraction, to_map
 from ..training import TrainConfig, load_for, train_or_load
 
 __all__ = ["EvalSpec", "run_point", "run_grid", "run_points", "points_from_params", "point_key", "point_path",
-           "missing_points", "lr_for", "EVALS", "TRAIN_PARAMS", "EVAL_PARAMS"]
+           "missing_points", "lr_for", "point_inputs", "EVALS", "RECORD_METRICS", "TRAIN_PARAMS", "EVAL_PARAMS"]
 
 @dataclass(frozen=True)
 class EvalSpec:
@@ -63,36 +64,90 @@ def _method_options(method: str, spec: EvalSpec, x: torch.Tensor) -> dict[str, A
     return {}
 
 
-def _evaluate(model: torch.nn.Module, x: torch.Tensor, spec: EvalSpec) -> dict[str, Any]:
-    target = predict(model, x)
-    out: dict[str, Any] = {"ef": {}, "ef_nyquist": {}, "gap_ef": {}, "gap_ef_nyquist": {}, "gap_l2": {},
-                           "profile": {}, "examples": {}}
-    maps = {}
+_PASS_ELEMENTS = 1 << 22  # input values per forward/backward pass of a method (4.2M: 27 images at 3x224x224)
+
+
+def _explain_in_chunks(name: str, model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,
+                       options: dict[str, Any]) -> torch.Tensor:
+    """``explain(name, model, x, target, **options)`` with peak memory bounded at large inputs: at most
+    :data:`_PASS_ELEMENTS` input values per pass. Inputs that fit (every 28x28 and 32x32 grid of the book) run in
+    one call as before; larger ones run image chunk by image chunk (per-sample attributions do not interact), with
+    SmoothGrad's and Integrated Gradients' own chunking bounded too. SmoothGrad is never split by images: its noise
+    is drawn for the whole batch, so the result is the one-call result. (N, C, H, W) -> (N, C, H, W)."""
+    per = max(1, _PASS_ELEMENTS // max(1, x[0].numel()))
+    if len(x) <= per:
+        return explain(name, model, x, target=target, **options)
+    if name == "smooth_grad":
+        return explain(name, model, x, target=target, **{"chunk_size": per, **options})
+    extra = {"integrated_gradients": {"chunk_size": per},
+             "captum_integrated_gradients": {"internal_batch_size": per}}.get(name, {})
+    return torch.cat([explain(name, model, x[i : i + per], target=target[i : i + per], **{**extra, **options})
+                      for i in range(0, len(x), per)])
+
+
+def _evaluate(model: torch.nn.Module, x: torch.Tensor, spec: EvalSpec,
+              keep: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The measurements of one network on images ``x`` (N, C, H, W) by every method of ``spec`` (see
+    :func:`run_point`). ``keep``: a dict that receives ``model``, ``x``, ``target`` and ``attributions`` (method ->
+    (N, C, H, W) tensor), so that a caller measuring more (e.g. the Quantus faithfulness suite) reuses them instead
+    of explaining again; not cached."""
+    target = predict(model, x, batch_size=max(1, min(1024, _PASS_ELEMENTS // max(1, x[0].numel()))))
+    out: dict[str, Any] = {k: {} for k in RECORD_METRICS}
+    out.update(profile={}, examples={})
+    maps, sums, attrs = {}, {}, {}
     methods = list(dict.fromkeys(["vanilla_grad", *spec.methods]))  # VanillaGrad is always the reference
     for m in methods:
         name, options = parse_method_spec(m)
-        attr = explain(name, model, x, target=target, **{**_method_options(name, spec, x), **options})
+        attr = _explain_in_chunks(name, model, x, target, {**_method_options(name, spec, x), **options})
         maps[m] = to_map(attr)
+        sums[m] = attr.detach().sum(1) if attr.ndim == 4 else attr.detach()
+        if keep is not None:
+            attrs[m] = attr.detach()
         out["ef"][m] = expected_frequency(maps[m]).cpu()
         out["ef_nyquist"][m] = expected_frequency(maps[m], "nyquist").cpu()
+        # ties: exactly tied pixels get one average rank (a plateau); a random tie-break with a fixed seed instead
+        broken = to_map(sums[m], ties="random", generator=torch.Generator().manual_seed(spec.seed))
+        out["tie_fraction"][m] = tie_fraction(sums[m]).cpu()
+        out["ef_tiebreak"][m] = expected_frequency(broken).cpu()
+        out["ef_nyquist_tiebreak"][m] = expected_frequency(broken, "nyquist").cpu()
         out["profile"][m] = radial_profile(maps[m].double()).mean(0).cpu()
         out["examples"][m] = maps[m][: spec.n_examples].cpu()
     for m in methods:
         out["gap_ef"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="ef").cpu()
         out["gap_ef_nyquist"][m] = (out["ef_nyquist"][m] - out["ef_nyquist"]["vanilla_grad"]).abs()
         out["gap_l2"][m] = explanation_gap(maps["vanilla_grad"], maps[m], kind="radial_spectrum_l2").cpu()
+        out["gap_grad_l2"][m] = gradient_gap(sums["vanilla_grad"], sums[m]).cpu()
+        out["gap_grad_rank_l2"][m] = gradient_gap(sums["vanilla_grad"], sums[m], on="rank").cpu()
     out["images"] = x[: spec.n_examples].cpu()
     out["targets"] = target.cpu()
+    if keep is not None:
+        keep.update(model=model, x=x, target=target, attributions=attrs)
     return out
 
 
-def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None, progress: bool = True) -> dict:
+# The per-image measurements of a record (method -> (n_images,) tensor), all usable with records.method_means:
+# EF in both definitions, with ties averaged (the paper's maps) and broken at random (seed spec.seed); the fraction
+# of exactly tied pixels of each map; the gap to VanillaGrad as |Delta EF| (both definitions), as the radial-spectrum
+# L2 distance and in the paper's gradient form ||e - grad||^2 / ||grad||^2 (raw channel sums and rank maps).
+RECORD_METRICS = ("ef", "ef_nyquist", "ef_tiebreak", "ef_nyquist_tiebreak", "tie_fraction", "gap_ef",
+                  "gap_ef_nyquist", "gap_l2", "gap_grad_l2", "gap_grad_rank_l2")
+
+
+def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None, progress: bool = True,
+              keep: dict[str, Any] | None = None) -> dict:
     """Train (or load) ``config``'s network and evaluate it with ``spec``; cached by (config, spec).
 
     Returns a dict: ``config`` (dict), ``activation`` (display name), ``beta`` (inf for ReLU), ``seed``, ``train``
-    (:class:`~spectral_lib.training.TrainResult` as a dict), and the measurements of :func:`_evaluate`
-    (``ef``, ``ef_nyquist``, ``gap_ef``, ``gap_ef_nyquist``, ``gap_l2`` (the radial-spectrum L2 distance): method -> (n_images,) tensors; ``profile``: method -> (R,) mean
-    radial spectrum; ``examples``: method -> (n_examples, H, W) maps; ``images``), plus ``theorem1`` if asked.
+    (:class:`~spectral_lib.training.TrainResult` as a dict), and the measurements of :func:`_evaluate`: for each
+    key of :data:`RECORD_METRICS` (``ef``, ``ef_nyquist``, ``ef_tiebreak``, ``ef_nyquist_tiebreak``,
+    ``tie_fraction``, ``gap_ef``, ``gap_ef_nyquist``, ``gap_l2`` (the radial-spectrum L2 distance), ``gap_grad_l2``
+    and ``gap_grad_rank_l2`` (the gradient-form gap, raw and on rank maps)) method -> (n_images,) tensors;
+    ``profile``: method -> (R,) mean radial spectrum; ``examples``: method -> (n_examples, H, W) maps; ``images``,
+    ``targets``), plus ``theorem1`` if asked.
+
+    ``keep``: if given and the record is computed now (not read from the cache), it receives the network, the
+    images, the targets and the full attributions (see :func:`_evaluate`); it stays empty on a cache hit
+    (:func:`point_inputs` recomputes them).
     """
     config.validate()
     spec.validate()
@@ -100,11 +155,8 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
 
     def compute() -> dict:
         model, result = train_or_load(config, cache_dir, progress=progress)
-        splits = load_for(replace(config, augment=False))  # the test images, in the network's input condition
-        device = next(model.parameters()).device
-        x, _ = take(splits.test, spec.n_images)
-        x = x.to(device)
-        rec = _evaluate(model, x, spec)
+        x = _test_images(config, spec.n_images, model)
+        rec = _evaluate(model, x, spec, keep)
         if spec.theorem1:
             from ..theory import theorem1_summary
 
@@ -118,6 +170,31 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
     return cache.memoize(cache_dir, EVALS, key, compute)
 
 
+def _test_images(config: TrainConfig, n_images: int, model: torch.nn.Module) -> torch.Tensor:
+    """The first ``n_images`` test images in the network's input condition, on the model's device."""
+    splits = load_for(replace(config, augment=False))  # the test images, in the network's input condition
+    x, _ = take(splits.test, n_images)
+    return x.to(next(model.parameters()).device)
+
+
+def point_inputs(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
+                 methods: Iterable[str] | None = None, progress: bool = False) -> dict[str, Any]:
+    """What :func:`run_point`'s ``keep`` receives, recomputed: the (cached) network, its ``spec.n_images`` test
+    images, their predicted classes and the attributions of ``methods`` (default ``spec.methods`` and VanillaGrad),
+    each explained exactly as the record's maps were (same options, same SmoothGrad seed). Trains the network if it
+    is not cached."""
+    config.validate()
+    spec.validate()
+    model, _ = train_or_load(config, cache_dir, progress=progress)
+    x = _test_images(config, spec.n_images, model)
+    target = predict(model, x, batch_size=max(1, min(1024, _PASS_ELEMENTS // max(1, x[0].numel()))))
+    attrs = {}
+    for m in dict.fromkeys(["vanilla_grad", *(spec.methods if methods is None else methods)]):
+        name, options = parse_method_spec(m)
+        attrs[m] = _explain_in_chunks(name, model, x, target, {**_method_options(name, spec, x), **options}).detach()
+    return {"model": model, "x": x, "target": target, "attributions": attrs}
+
+
 EVALS = "evals"  # cache namespace of run_point's records
 
 
@@ -125,7 +202,8 @@ def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
     """The cache key (plain data) of a grid point's record: :func:`run_point` caches under it and the sweep runner
     and :func:`missing_points` look it up. The training part is ``config.key()``, which resolves ``device="auto"``
     on *this* machine (CPU and GPU weights differ)."""
-    return {"train": config.key(), "eval": asdict(spec), "version": 3}  # 2: Nyquist EF keeps corner bins; 3: gap_ef_nyquist
+    # 2: Nyquist EF keeps corner bins; 3: gap_ef_nyquist; 4: tie fraction, tie-broken EF, gradient-form gap
+    return {"train": config.key(), "eval": asdict(spec), "version": 4}
 
 
 def point_path(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None) -> Path:
@@ -175,7 +253,7 @@ def lr_for(activation: str, params: dict[str, Any]) -> float:
 TRAIN_PARAMS = ("dataset", "model", "model_options", "accuracy_cap", "max_epochs", "lr_gamma", "lr_decay_per",
                 "cap_rule", "cap_min_epoch", "batch_size", "eval_every", "image_size", "augment", "device",
                 "weight_decay", "train_noise_std", "train_blur_sigma", "pixel_permutation", "input_smoothing_sigma",
-                "penalty_strength", "penalty_kind", "penalty_cutoff", "penalty_subsample")
+                "penalty_strength", "penalty_kind", "penalty_cutoff", "penalty_subsample", "n_train")
 
 
 EVAL_PARAMS = ("n_images", "methods", "noise_std", "n_samples", "ig_steps", "n_examples", "theorem1")

@@ -1,6 +1,8 @@
-"""The complexity-faithfulness trade-off as tables: the plane of (model, method) points, its Pareto front, the best
-setting of each post-hoc family, and training cost (per training setting: EF, accuracy, epochs, seconds, seconds per
-epoch measured back to back) with the lowest EF each family reaches within a budget."""
+"""The complexity-faithfulness trade-off as tables: the plane of (model, method) points (complexity: EF; faithfulness:
+the gradient-form gap, the paper's Delta EF as a second, labelled measure, and Quantus scores when computed), its
+Pareto front, the best setting of each post-hoc family, and training cost (per training setting: EF, accuracy,
+epochs, seconds, seconds per epoch measured back to back) with the lowest EF each family reaches within a budget.
+The plane's sentences are in :mod:`.verdicts_plane`."""
 from __future__ import annotations
 
 import math
@@ -18,22 +20,28 @@ from .records import dedupe, method_means, network_means, paper_gap_table
 __all__ = ["plane_table", "pareto_front", "surrogate_summary", "setting_label", "setting_family", "setting_table",
            "profile_tail_share", "benchmark_epoch_seconds", "best_within_budget", "budget_comparison"]
 
-def plane_table(records: Sequence[dict], ef_metric: str = "ef", scale: float = 1e5):
+def plane_table(records: Sequence[dict], ef_metric: str = "ef", scale: float = 1e5, faithfulness=None):
     """The complexity-faithfulness plane as a table: one row per (model, method) present in ``records``.
 
     Columns: ``model`` (activation name), ``method`` (spec), ``family`` and ``label`` (:func:`method_family`,
     :func:`method_label`), ``setting`` (the method's numeric option, NaN without one), ``ef`` (mean ``ef_metric``
-    over images and seeds, ``scale``d), ``gap`` (the paper's arithmetic: ``|ef - ef of the model's VanillaGrad|``,
-    zero for VanillaGrad), ``trained`` (True for VanillaGrad: the model's own gradient, no surrogate). A network
-    measured in several grids counts once per method. ``ef_metric``: ``"ef"`` or ``"ef_nyquist"``."""
+    over images and seeds, ``scale``d), ``gap`` (Delta EF, the paper's arithmetic: ``|ef - ef of the model's
+    VanillaGrad|``, zero for VanillaGrad), ``gap_grad`` and ``gap_grad_rank`` (the paper's formal gap in its gradient
+    form, ``||e - grad f||^2 / ||grad f||^2`` per image on the raw attributions and on rank maps, mean over images
+    and seeds; NaN for records without it), ``trained`` (True for VanillaGrad: the model's own gradient, no
+    post-hoc transform). A network measured in several grids counts once per method. ``ef_metric``: ``"ef"``,
+    ``"ef_tiebreak"`` or ``"ef_nyquist"``. ``faithfulness``: a :func:`~spectral_lib.experiments.faithfulness.
+    faithfulness_table`; its Quantus columns (mean over seeds) are added, matched on (activation, method)."""
     import pandas as pd
 
-    cols = ["model", "method", "family", "label", "setting", "ef", "gap", "trained"]
+    cols = ["model", "method", "family", "label", "setting", "ef", "gap", "gap_grad", "gap_grad_rank", "trained"]
     recs = dedupe(records)
     if not recs:
         return pd.DataFrame(columns=cols)
     ef = method_means(recs, ef_metric, scale)
     gap = paper_gap_table(recs, ef_metric, scale)
+    grad = {k: method_means(recs, key, 1.0) if all(key in r for r in recs) else None
+            for k, key in (("gap_grad", "gap_grad_l2"), ("gap_grad_rank", "gap_grad_rank_l2"))}
     rows = []
     for model in ef.columns:
         for method in ef.index:
@@ -41,10 +49,20 @@ def plane_table(records: Sequence[dict], ef_metric: str = "ef", scale: float = 1
             if not np.isfinite(v):
                 continue
             opts = parse_method_spec(method)[1]
-            rows.append({"model": model, "method": method, "family": method_family(method),
-                         "label": method_label(method), "setting": next(iter(opts.values()), math.nan),
-                         "ef": float(v), "gap": float(gap.loc[method, model]), "trained": method == "vanilla_grad"})
-    return pd.DataFrame(rows, columns=cols)
+            row = {"model": model, "method": method, "family": method_family(method),
+                   "label": method_label(method), "setting": next(iter(opts.values()), math.nan),
+                   "ef": float(v), "gap": float(gap.loc[method, model]), "trained": method == "vanilla_grad"}
+            for k, t in grad.items():
+                row[k] = float(t.loc[method, model]) if t is not None else math.nan
+            rows.append(row)
+    df = pd.DataFrame(rows, columns=cols)
+    if faithfulness is not None and len(faithfulness) and len(df):
+        from ..metrics.faithfulness import DIRECTION
+
+        metrics = [m for m in DIRECTION if m in faithfulness.columns]
+        means = faithfulness.groupby(["activation", "method"])[metrics].mean().reset_index()
+        df = df.merge(means.rename(columns={"activation": "model"}), on=["model", "method"], how="left")
+    return df
 
 
 def pareto_front(df, x: str = "ef", y: str = "gap"):
@@ -65,10 +83,11 @@ def pareto_front(df, x: str = "ef", y: str = "gap"):
     return pd.Series(front, index=df.index, name="on front")
 
 
-def surrogate_summary(plane, model: str = "ReLU"):
-    """Per surrogate family applied to ``model`` (every non-VanillaGrad method of that model in ``plane``): the
-    setting with the lowest EF, its EF and gap, and the trained models (rows with ``trained``) whose own gradient
-    has an EF at most that low (they reach it with no gap). Returns a DataFrame indexed by family (sorted by EF)."""
+def surrogate_summary(plane, model: str = "ReLU", gap: str = "gap"):
+    """Per post-hoc family applied to ``model`` (every non-VanillaGrad method of that model in ``plane``): the
+    setting with the lowest EF, its EF and its ``gap`` column (``"gap"``: Delta EF; ``"gap_grad"``: the
+    gradient-form gap), and the trained models (rows with ``trained``) whose own gradient has an EF at most that
+    low (they reach it with no gap). Returns a DataFrame indexed by family (sorted by EF)."""
     import pandas as pd
 
     cols = ["label", "method", "ef", "gap", "trained at most as complex"]
@@ -79,7 +98,7 @@ def surrogate_summary(plane, model: str = "ReLU"):
         best = g.loc[g["ef"].idxmin()]
         simpler = trained[trained["ef"] <= best["ef"]].sort_values("ef")["model"].tolist()
         rows.append({"family": family, "label": best["label"], "method": best["method"], "ef": float(best["ef"]),
-                     "gap": float(best["gap"]), "trained at most as complex": simpler})
+                     "gap": float(best[gap]), "trained at most as complex": simpler})
     if not rows:
         return pd.DataFrame(columns=cols)
     return pd.DataFrame(rows).set_index("family").sort_values("ef")[cols]
