@@ -4,7 +4,7 @@
 Usage (from anywhere; paths are relative to the repository root):
 
     .venv/bin/python scripts/build_book.py --profile quick|paper|tiny|path/to/profile.yaml
-        [--only STEM ...] [--param NAME=VALUE ...] [--check] [--no-execute] [--strict] [--path-output DIR]
+        [--only STEM ...] [--param NAME=VALUE ...] [--check] [--no-execute] [--strict] [--no-pdf] [--path-output DIR]
 
 First the whole profile is validated by `spectral_lib.companion.profiles.prepare` (the same code as the sweep and the notebooks'
 first cell): unknown or invalid parameters, networks that cannot be built (built on the `meta` device), offsets past
@@ -12,8 +12,11 @@ the test split, `device: cuda` without CUDA. Errors name the chapter, the parame
 any notebook runs; `--check` stops there. Flow per notebook (in `_toc.yml` order): `notebooks/<stem>.py` (jupytext
 percent format) -> papermill with profile `defaults` + `notebooks.<stem>` + `--param` overrides (the ones it
 declares) -> `book/_generated/<stem>.ipynb` (written atomically). Then `book/_generated/run_report.md` is written from
-the executed notebooks' metadata, MathJax is copied from the `django-static-mathjax` package into the book's static
-path, and `jupyter-book build` runs.
+the executed notebooks' metadata, each successful run of a chapter under a profile without `--param` overrides
+records its wall time in `book/run_times.json`, the chapters get their "Before you start" boxes and glossary links
+and the scorecard and lab tables are generated (`scripts/book_decorate.py`), MathJax is copied from the
+`django-static-mathjax` package into the book's static path, `jupyter-book build` runs, and (unless `--no-pdf`, and
+where Chromium is installed) the whole book is printed to `_build/html/spectral-companion.pdf` (`scripts/book_pdf.py`).
 """
 from __future__ import annotations
 
@@ -37,11 +40,19 @@ from spectral_lib.cache import atomic_write  # noqa: E402
 from spectral_lib.checks import ConfigError  # noqa: E402
 from spectral_lib.companion.profiles import prepare  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the book tooling beside this script
+import book_decorate  # noqa: E402  (chapter headers, glossary links, lab times, scorecard)
+import book_meta  # noqa: E402  (book/run_times.json, book/chapters.yaml)
+import book_pdf  # noqa: E402  (the whole book as one PDF)
+import book_smoke  # noqa: E402  (--smoke: every chapter on stand-in data, shrunk counts, time and memory)
+
 NB_SRC = ROOT / "notebooks"
 GEN = ROOT / "book" / "_generated"
 GEN_PREFIX = "book/_generated/"
 MATHJAX_DEST = GEN / "mathjax_static" / "mathjax"  # html_static_path entry in _config.yml is its parent
 META_KEY = "spectral_companion"
+RUN_TIMES = ROOT / "book" / "run_times.json"  # profile -> chapter -> measured wall time (machine-written)
+SMOKE: "book_smoke.Smoke | None" = None  # set by --smoke
 
 
 class BuildError(RuntimeError):
@@ -153,15 +164,21 @@ def run_key(stem: str, params: dict, profile: str) -> str:
     return h.hexdigest()[:20]
 
 
-def up_to_date(stem: str, key: str) -> bool:
-    """Whether `book/_generated/<stem>.ipynb` is a successful run with this exact run key."""
+def run_meta(path: Path) -> dict:
+    """What :func:`execute_notebook` recorded in an executed notebook's metadata (profile, wall_s, status, run_key,
+    finished); {} for a notebook without it. Raises what nbformat raises for an unreadable file."""
     import nbformat
 
+    return nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
+
+
+def up_to_date(stem: str, key: str) -> bool:
+    """Whether `book/_generated/<stem>.ipynb` is a successful run with this exact run key."""
     path = GEN / f"{stem}.ipynb"
     if not path.is_file():
         return False
     try:
-        meta = nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
+        meta = run_meta(path)
     except Exception:  # noqa: BLE001 - an unreadable output is simply re-executed
         return False
     return meta.get("status") == "ok" and meta.get("run_key") == key
@@ -184,6 +201,8 @@ def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | No
     partial.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if SMOKE is not None:
+        SMOKE.add_cells(nb, stem)  # memory at start-up and at the peak
     t0 = time.perf_counter()
     os.environ["SPECTRAL_LIB_CHAPTER"] = stem  # the kernel's book.parameters names the chapter in its errors
     os.environ["SPECTRAL_LIB_TABLES"] = str(TABLES / stem)  # where report.save_table writes the chapter's CSVs
@@ -232,15 +251,13 @@ def _version(pkg: str) -> str:
 
 def write_run_report(stems: list[str], failures: dict[str, str], profile: str = "") -> Path:
     """Write `book/_generated/run_report.md` from the metadata stored in the executed notebooks."""
-    import nbformat
-
     rows = []
     for stem in stems:
         path = GEN / f"{stem}.ipynb"
         if stem in failures:
             rows.append((stem, profile, "", f"failed: {failures[stem]}"))
         elif path.is_file():
-            m = nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
+            m = run_meta(path)
             rows.append((stem, m.get("profile", "?"), f"{m.get('wall_s', float('nan')):.1f}",
                          f"{m.get('status', '?')} ({m.get('finished', '?')})"))
         else:
@@ -290,6 +307,20 @@ def build_book(strict: bool, path_output: str | None) -> None:
         raise BuildError("jupyter-book build failed (see messages above)")
 
 
+def build_pdf(strict: bool, path_output: str | None) -> Path | None:
+    """The whole book as one PDF in the HTML book's root (:mod:`book_pdf`); skipped with a message when Chromium is
+    not installed, a BuildError when it fails."""
+    if book_pdf.chromium() is None:
+        print("PDF skipped: chromium not installed (scripts/setup.sh installs it)", file=sys.stderr)
+        return None
+    jb = Path(sys.executable).with_name("jupyter-book")
+    try:
+        return book_pdf.build_pdf(ROOT, Path(path_output or ROOT) / "_build", strict,
+                                  str(jb) if jb.exists() else "jupyter-book")
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        raise BuildError(f"PDF: {e}") from None
+
+
 def validate(profile: str, only: list[str] | None, params: list[str], devices: bool = True
              ) -> tuple[str, list[str], list[str], dict]:
     """Load and validate the profile for the selected chapters (``spectral_lib.companion.profiles.prepare``); returns
@@ -306,6 +337,12 @@ def validate(profile: str, only: list[str] | None, params: list[str], devices: b
     try:
         name, prof, chapters = prepare(profile, selected, overrides, notebooks_dir=NB_SRC,
                                        profiles_dir=ROOT / "profiles", devices=devices)
+        if devices:  # on a GPU: every training batch and explanation pass must fit it (the memory plan)
+            from spectral_lib.companion.profiles import chapter_points
+            from spectral_lib.experiments.memory_plan import check_gpu
+
+            for stem, ch in chapters.items():
+                check_gpu(chapter_points(stem, ch.params), stem)
     except ConfigError as e:
         stem, sep, rest = str(e).partition(": ")
         raise BuildError(f"{stem}: {type(e).__name__}: {rest}" if sep and stem in stems
@@ -314,6 +351,42 @@ def validate(profile: str, only: list[str] | None, params: list[str], devices: b
     if unknown:
         raise BuildError(f"profile {name!r} lists notebooks not in _toc.yml: {', '.join(unknown)}")
     return name, stems, selected, {s: c.given for s, c in chapters.items()}
+
+
+def lanes_for(stems: list[str], jobs: int) -> list[list[str]]:
+    """Split ``stems`` into at most ``jobs`` lanes, each run in order: the first ``jobs`` lanes of
+    book/chapters.yaml's ``lanes`` (chapters that share networks in one lane, the heavy ones spread), restricted to
+    ``stems``; a chapter named in no lane goes, in ``stems`` order, to the lane with the fewest chapters."""
+    meta = yaml.safe_load((ROOT / "book" / "chapters.yaml").read_text()) or {}
+    spec = [list(lane) for lane in (meta.get("lanes") or [])][:jobs]
+    lanes = [[s for s in lane if s in stems] for lane in spec] + [[] for _ in range(jobs - len(spec))]
+    placed = {s for lane in lanes for s in lane}
+    for stem in stems:
+        if stem not in placed:
+            min(lanes, key=len).append(stem)
+    return [lane for lane in lanes if lane]
+
+
+def run_lanes(lanes: list[list[str]], args, name: str, t0: float) -> None:
+    """Execute each lane's chapters in its own ``build_book.py --no-build`` subprocess, all lanes at once, with the
+    CPU's threads divided between them; raises BuildError naming the chapters of a lane that failed."""
+    threads = max(1, (os.cpu_count() or 1) // len(lanes))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "SPECTRAL_BOOK_JOBS": "1"}
+    procs = []
+    # a profile given as a path relative to where the build was started: the lanes run in the repository root
+    as_path = Path(args.profile).expanduser()
+    profile = str(as_path.resolve()) if args.profile.endswith((".yaml", ".yml")) and as_path.is_file() else args.profile
+    for k, lane in enumerate(lanes, 1):
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--profile", profile, "--only", *lane,
+               "--no-build", "--jobs", "1", *[x for p in args.param for x in ("--param", p)], *(["--force"] if args.force else [])]
+        print(f"[{name}] lane {k}/{len(lanes)} ({threads} thread(s)): {', '.join(lane)}", flush=True)
+        if SMOKE is not None:  # a lane of this smoke run: its folders, its (inherited) environment
+            cmd += ["--smoke-lane", str(SMOKE.dir)]
+        procs.append((lane, subprocess.Popen(cmd, cwd=ROOT, env=env)))
+    failed = [lane for lane, p in procs if p.wait() != 0]
+    print(f"[{name}] lanes done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if failed:
+        raise BuildError("a lane failed: " + "; ".join(", ".join(lane) for lane in failed) + " (see above)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,9 +403,31 @@ def main(argv: list[str] | None = None) -> int:
                                                          "source, parameters, profile and library code)")
     ap.add_argument("--no-build", action="store_true", help="run notebooks and write the report, skip the book")
     ap.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors (-W --keep-going)")
+    ap.add_argument("--no-pdf", action="store_true", help="skip the whole-book PDF (single-page HTML printed by "
+                                                          "headless Chromium)")
     ap.add_argument("--path-output", help="jupyter-book output folder (default: the repository root, i.e. _build/)")
+    ap.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="execute the chapters in N lanes side by side, each a subprocess with OMP_NUM_THREADS = "
+                         "cores / N (default: $SPECTRAL_BOOK_JOBS, else 1); networks shared between chapters are "
+                         "trained once (a lock per cache entry); lanes from book/chapters.yaml")
+    ap.add_argument("--smoke", action="store_true", help="every chapter on stand-in data with counts shrunk to the "
+                    "minimum, in a temporary folder (--path-output names it); per-chapter time and peak memory; "
+                    "no book (scripts/book_smoke.py); one chapter at a time unless --jobs is given")
+    ap.add_argument("--smoke-lane", metavar="DIR", help=argparse.SUPPRESS)  # a lane of the smoke run in DIR
     args = ap.parse_args(argv)
+    global GEN, TABLES, SMOKE
     try:
+        if args.smoke_lane:
+            SMOKE = book_smoke.Smoke.attached(args.smoke_lane)
+            GEN, TABLES = SMOKE.gen, SMOKE.gen / "tables"
+            args.no_build = True
+        elif args.smoke:
+            try:
+                SMOKE = book_smoke.Smoke(args.profile, ROOT, args.path_output)
+            except ConfigError as e:
+                raise BuildError(f"{type(e).__name__}: {e}") from None
+            GEN, TABLES = SMOKE.gen, SMOKE.gen / "tables"
+            args.profile, args.force, args.no_build = str(SMOKE.profile), True, True
         t0 = time.perf_counter()
         name, stems, selected, plan = validate(args.profile, args.only, args.param,
                                                devices=args.check or not args.no_execute)
@@ -345,6 +440,33 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
             os.environ.pop("MPLBACKEND", None)  # kernels must use the inline backend, or figures are not embedded
             overrides = parse_params(args.param or [])
+            jobs = args.jobs if args.jobs is not None else int(os.environ.get("SPECTRAL_BOOK_JOBS", "1") or 1)
+            if jobs < 1:
+                raise BuildError(f"--jobs must be a positive integer, got {jobs}")
+            todo = [s for s in selected if args.force or not up_to_date(s, run_key(s, plan[s], name))]
+            # a smoke run takes lanes only when asked with --jobs (its wall times then include the other lane's load;
+            # its memory is each chapter's own kernel's)
+            smoke_jobs = SMOKE is not None and not SMOKE.lane and args.jobs is not None
+            lanes = lanes_for(todo, jobs) if jobs > 1 and (SMOKE is None or smoke_jobs) and len(todo) > 1 else []
+            if len(lanes) > 1:
+                if SMOKE is not None:
+                    SMOKE.lanes = len(lanes)
+                    print(f"[smoke] {len(lanes)} lanes side by side: each chapter's wall time includes the other "
+                          f"lanes' load", flush=True)
+                started = time.time()
+                try:
+                    run_lanes(lanes, args, name, t0)
+                finally:
+                    if SMOKE is not None:  # the lanes' chapters into the report, in book order
+                        done = [s for s in selected if (GEN / f"{s}.ipynb").is_file()
+                                and (GEN / f"{s}.ipynb").stat().st_mtime >= started]
+                        for stem in done:
+                            SMOKE.chapter_done(stem, float(run_meta(GEN / f"{stem}.ipynb")["wall_s"]))
+                        if len(done) < len(selected):
+                            SMOKE.finish(failed=next(s for s in selected if s not in done))
+                args.force = False  # the lanes executed them: the loop below finds them up to date
+                if SMOKE is not None:
+                    selected = []  # reported above
             for i, stem in enumerate(selected, 1):
                 params = plan[stem]
                 print(f"[{name}] [{i}/{len(selected)}] {stem}: running ({time.perf_counter() - t0:.0f} s into the "
@@ -353,23 +475,44 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"[{name}] [{i}/{len(selected)}] {stem}: up to date (same source, parameters and library "
                           f"code; --force re-executes)", flush=True)
                     continue
+                from spectral_lib.paths import default_cache_dir
+
+                models = Path(params.get("cache_dir") or default_cache_dir())
+                before = book_meta.trained_networks(models)
                 try:
                     wall = execute_notebook(stem, params, name, overrides)
                 except BuildError as e:
                     failures[stem] = str(e).split(": ", 1)[1]
                     write_run_report(stems, failures, name)
+                    if SMOKE is not None:
+                        SMOKE.finish(failed=stem)
                     raise
                 print(f"[{name}] [{i}/{len(selected)}] {stem}: ok in {wall:.1f} s", flush=True)
+                if SMOKE is not None:
+                    SMOKE.chapter_done(stem, wall)
+                elif not overrides:  # the profile's own run: its time goes into the chapters' headers
+                    book_meta.record_run_time(RUN_TIMES, name, stem, wall, _device(),
+                                              len(book_meta.trained_networks(models) - before))
         write_run_report(stems, failures, name)
+        if SMOKE is not None:
+            SMOKE.finish()
         if args.no_build:
             return 0
         missing = [s for s in stems if not (GEN / f"{s}.ipynb").is_file()]
         if missing:
             raise BuildError(f"no executed output for {', '.join(missing)}: run without --no-execute")
+        try:
+            done = book_decorate.decorate(ROOT, GEN, stems, META_KEY)
+        except book_meta.MetaError as e:
+            raise BuildError(str(e)) from None
+        print(f"{done['headers']} chapter headers, {done['links']} new glossary links, "
+              f"{len(done['rows'])} scorecard rows", flush=True)
         install_mathjax()
         t0 = time.perf_counter()
         build_book(args.strict, args.path_output)
         print(f"book built in {time.perf_counter() - t0:.1f} s", flush=True)
+        if not args.no_pdf:
+            build_pdf(args.strict, args.path_output)
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -18,6 +18,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(2)
 
+# The local SLURM cluster and the tiny profile swept through it (session fixtures): the tiny book build
+# (tests/book_build.py) reads the sweep's cache, so its networks are trained once per session, on SLURM.
+from slurm_support import slurm_cluster, tiny_sweep  # noqa: E402,F401
+
 
 @pytest.fixture(scope="session", autouse=True)
 def spectral_cache_dir(tmp_path_factory):

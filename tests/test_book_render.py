@@ -3,7 +3,9 @@
 The book is built with `scripts/build_book.py --profile tiny --strict` in a temporary copy of the repository
 (so the real `book/_generated/` and `_build/` are left alone). If `_toc.yml` lists no notebook chapters yet, or
 `SPECTRAL_BOOK_TEST_SCRATCH=1` is set, a throwaway notebook (markdown math + a matplotlib figure) is added to the
-copy. Needs Chromium at /usr/bin/chromium (`apt-get install -y chromium`); skipped with a reason otherwise.
+copy. Needs Chromium at /usr/bin/chromium (`apt-get install -y chromium`); skipped with a reason otherwise. The
+PDF checks need poppler's `pdftoppm`, `pdftotext`, `pdffonts` and `pdfimages` (`apt-get install -y poppler-utils`,
+which scripts/setup.sh does beside Chromium).
 """
 from __future__ import annotations
 
@@ -13,44 +15,23 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_book  # noqa: E402
+import book_meta  # noqa: E402
+from book_build import SCRATCH_STEM, tiny_book  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--window-size=1100,1000", "--virtual-time-budget=5000"]
-SCRATCH_STEM = "zz_render_check"
-SCRATCH_NB = r'''# %% [markdown]
-# # Render check
-#
-# $$
-# \frac{d}{dx}\operatorname{SP}_\beta(x) = \frac{1}{1+e^{-\beta x}}
-# $$ (eq-render-check)
-#
-# Inline $\beta \to \infty$ and a reference to {eq}`eq-render-check`.
-
-# %% tags=["parameters"]
-beta = 2.0
-
-# %%
-import numpy as np
-import matplotlib.pyplot as plt
-
-x = np.linspace(-4, 4, 100)
-plt.plot(x, np.logaddexp(0, beta * x) / beta)
-plt.show()
-'''
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{")
 SKIP_TAGS = {"script", "style", "pre", "code", "textarea", "mjx-container"}
 
@@ -95,32 +76,11 @@ def _local(url: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    """Build the book (tiny profile, strict) in a temp copy of the repo, with a fresh cache; return
-    (html dir, notebook pages, executed-notebook dir, stems). This is also the notebooks' smoke test."""
-    tmp = tmp_path_factory.mktemp("book")
-    repo = tmp / "repo"
-    shutil.copytree(ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "_build", ".cache", "_generated", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"))
-    if (ROOT / ".cache").is_dir():  # share data caches (read-mostly) instead of copying them
-        (repo / ".cache").symlink_to(ROOT / ".cache")
-    stems = build_book.toc_notebooks(repo / "_toc.yml")
-    if not stems or os.environ.get("SPECTRAL_BOOK_TEST_SCRATCH") == "1":
-        (repo / "notebooks").mkdir(exist_ok=True)
-        (repo / "notebooks" / f"{SCRATCH_STEM}.py").write_text(SCRATCH_NB)
-        toc = yaml.safe_load((repo / "_toc.yml").read_text())
-        toc["parts"][0]["chapters"].insert(0, {"file": f"book/_generated/{SCRATCH_STEM}", "title": "Render check"})
-        (repo / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-        stems = [SCRATCH_STEM] + stems
-    t0 = time.perf_counter()
-    env = {**os.environ, "SPECTRAL_LIB_CACHE": str(tmp / "cache")}
-    p = subprocess.run([sys.executable, str(repo / "scripts" / "build_book.py"), "--profile", "tiny", "--strict",
-                        "--path-output", str(tmp / "out")], cwd=repo, capture_output=True, text=True, timeout=900,
-                       env=env)
-    assert p.returncode == 0, f"build failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
-    print(f"book built in {time.perf_counter() - t0:.1f} s")
-    html = tmp / "out" / "_build" / "html"
-    return html, [html / "book" / "_generated" / f"{s}.html" for s in stems], repo / "book" / "_generated", stems
+def book(tmp_path_factory, request):
+    """The tiny book (strict, fresh cache), built once per session in a temp copy of the repo
+    (:func:`book_build.tiny_book`, shared with ``test_exercises.py``): (html dir, notebook pages, executed-notebook
+    dir, stems, repo copy, cache, seconds). This is also the notebooks' smoke test."""
+    return tiny_book(tmp_path_factory, request)
 
 
 @pytest.fixture
@@ -135,7 +95,7 @@ def test_every_chapter_ran_and_made_figures_and_tables(book):
     except the toolkit-free Lemma 1 plots-only cells, a table (HTML output of a DataFrame)."""
     import nbformat
 
-    _, _, gen, stems = book
+    gen, stems = book.gen, book.stems
     assert stems, "no notebook chapters in _toc.yml"
     for stem in stems:
         nb = nbformat.read(gen / f"{stem}.ipynb", as_version=4)
@@ -300,3 +260,99 @@ def test_run_key_follows_source_parameters_profile_and_library(tmp_path, monkeyp
     spectrum = lib / "spectral_lib" / "spectral" / "spectrum.py"
     spectrum.write_text(spectrum.read_text() + "\n# x\n")
     assert build_book.run_key(stem, {"betas": [1.0]}, "quick") != before
+
+
+# ----------------------------------------------------------------------------------------- the reader's pages
+POPPLER = all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdffonts", "pdfimages"))
+
+
+@pytest.fixture
+def pdf(browser_book, book):
+    """The whole-book PDF of the tiny build (printed by the book command itself)."""
+    if not POPPLER:
+        pytest.skip("poppler-utils not installed (scripts/setup.sh installs it: apt-get install -y poppler-utils)")
+    path = book.html / "spectral-companion.pdf"
+    assert path.is_file(), f"the book command wrote no PDF at {path}"
+    return path
+
+
+def test_pdf_is_the_whole_book_with_math_and_figures(pdf, book, tmp_path):
+    """The PDF holds every chapter, its math was typeset by MathJax (MathJax's fonts are embedded and no TeX source
+    is left in the text layer), it embeds the figures, and a page of it renders to a non-blank image. The intro
+    links to it."""
+    from PIL import Image
+
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for title in ("Results at a glance", "Glossary", "Teaching with this book", "Before you start"):
+        assert title in text, f"{title!r} not in the PDF"
+    flat = re.sub(r"\s+", " ", text)
+    n_chapters = len([s for s in book.stems if s != SCRATCH_STEM])
+    assert flat.count("Reproduce this page") >= n_chapters, "not every chapter is in the PDF"
+    assert flat.count("Before you start") >= n_chapters, "not every chapter's header is in the PDF"
+    raw = re.findall(r"\$\$|\\frac|\\begin\{|\\\(|\\\[|\\operatorname", text)
+    assert not raw, f"raw TeX in the PDF's text layer: {raw[:5]}"
+    # the intro's Eq. (1), SP_beta(x) = ..., typeset: subscript beta as its own glyph, no TeX source
+    assert re.search(r"SP\s*β\s*\(x\)\s*=", text), "the intro's SoftPlus equation is not typeset in the PDF"
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    listed = [ln.split() for ln in images.strip().splitlines()[2:]]
+    colour = [r for r in listed if r[2] == "image" and r[5] in ("rgb", "icc", "cmyk") and int(r[3]) > 100]
+    n_pngs = sum(len(re.findall(r"<img[^>]+_images/", p.read_text())) for p in book.pages)
+    assert len(colour) >= n_pngs > 0, f"{len(colour)} colour images in the PDF for {n_pngs} figures in the chapters"
+    # the first page with a colour figure, rendered: not blank (many colours, not mostly white)
+    first = int(colour[0][0])
+    subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", str(first), "-l", str(first), str(pdf),
+                    str(tmp_path / "p")], check=True)
+    png = next(tmp_path.glob("p*.png"))
+    with Image.open(png) as im:
+        rgb = im.convert("RGB")
+        assert rgb.getcolors(maxcolors=256) is None, "the rendered page has fewer than 256 colours"
+        white = sum(1 for px in rgb.getdata() if px == (255, 255, 255)) / (rgb.width * rgb.height)
+        assert white < 0.97, f"the rendered page is {white:.0%} white"
+    intro = (book.html / "book" / "intro.html").read_text()
+    link = re.search(r'href="([^"]*spectral-companion\.pdf)"', intro)
+    assert link and _local(urljoin((book.html / "book" / "intro.html").as_uri(), link.group(1))) == pdf
+
+
+def test_chapter_headers_glossary_links_and_run_times(book):
+    """Every chapter opens with its "Before you start" box (prerequisites as links, what the reader will learn, the
+    run time this very build measured and recorded in book/run_times.json), and links glossary terms to the
+    glossary page, whose terms all exist."""
+    import json
+
+    times = json.loads((book.repo / "book" / "run_times.json").read_text())["tiny"]
+    glossary = (book.html / "book" / "glossary.html").read_text()
+    problems = []
+    for stem, page in zip(book.stems, book.pages):
+        text = page.read_text()
+        if "Before you start" not in text or "You will learn" not in text:
+            problems.append(f"{stem}: no 'Before you start' box")
+        entry = times.get(stem)
+        if not entry or not entry["seconds"] > 0:
+            problems.append(f"{stem}: no tiny run time recorded")
+        elif f"{book_meta.format_seconds(entry['seconds'])} ({entry['date']}" not in text:
+            problems.append(f"{stem}: header does not show the tiny run time this build measured")
+        for target in re.findall(r'href="[^"]*glossary\.html#(term-[^"]+)"', text):
+            if f'id="{target}"' not in glossary:
+                problems.append(f"{stem}: glossary link to missing {target}")
+        if stem != SCRATCH_STEM and "glossary.html#term-" not in text:
+            problems.append(f"{stem}: no glossary link")
+    assert not problems, "\n".join(problems)
+
+
+def test_scorecard_and_teaching_pages(book):
+    """The results-at-a-glance page has a row per claim with a verdict and the CSV download (the columns the issue
+    names); the teaching guide shows every lab plan with its chapters."""
+    import csv
+
+    from spectral_lib.experiments.scorecard import COLUMNS
+
+    page = (book.html / "book" / "results.html").read_text()
+    with open(book.gen / "scorecard.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and tuple(rows[0]) == COLUMNS
+    verdicts = {"reproduced", "not reproduced", "holds", "does not hold", "the run cannot tell",
+                "not computed in this build"}
+    assert {r["verdict"] for r in rows} <= verdicts
+    assert page.count("<tr") >= len(rows) and "scorecard.csv" in page
+    teaching = (book.html / "book" / "teaching.html").read_text()
+    assert teaching.count("Total run time on") >= 2 and "classroom" in teaching

@@ -143,6 +143,14 @@ RULES = {
     "weight_decays": _list_of(_nonneg_num, "non-negative L2 coefficients"),
     "pools": _list_of(_choice(("max", "avg")), "pooling types ('max', 'avg')"),
     "theorem1_images": _pos_int,
+    "n_train": _opt(_pos_int),
+    "train_missing": _bool,
+    "equal_epochs": _pos_int,
+    "gap_images": _pos_int,
+    "faithfulness_images": _pos_int,
+    "jpeg_seeds": _list_of(_nonneg_int, "non-negative integer seeds"),
+    "trajectory_seeds": _list_of(_nonneg_int, "non-negative integer seeds"),
+    "slow_relu_lrs": _list_of(_pos_num, "positive learning rates"),
 }
 
 

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from ..checks import ConfigError, ParameterError
-from ..experiments import grids, point_path, points_from_params
+from ..experiments import grids, natural_images, point_path, points_from_params, training_length
 from ..training import check_networks
 from .parameters import check_device, check_offsets, check_params
 
 __all__ = ["ConfigError", "ParameterError", "Chapter", "load_profile", "parameters_cell", "parse_assignments",
            "notebook_declarations", "chapter_parameters", "check_defaults", "check_overrides", "param_sets",
-           "chapter_points", "validate_chapter", "prepare", "PROFILES_DIR", "NOTEBOOKS_DIR"]
+           "chapter_points", "chapter_trajectories", "TRAJECTORY_RUNS", "validate_chapter", "prepare", "PROFILES_DIR",
+           "NOTEBOOKS_DIR"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (profiles/, notebooks/)
 PROFILES_DIR = ROOT / "profiles"
@@ -214,14 +215,24 @@ def _ablations(params: dict) -> list[dict]:
     return [d for _, _, d in grids.ablation_param_sets(params)]
 
 
+def _ef_vs_beta(params: dict) -> list[dict]:
+    """Chapter 4: its grid, then the slow-ReLU control networks (``slow_relu_lrs``; the uncapped trajectory runs are
+    cached per epoch by the chapter itself, not as grid points)."""
+    return [params] + training_length.slow_relu_param_sets(params)
+
+
 # Chapters whose grid is not simply points_from_params(params): stem -> params -> list of param dicts. A chapter not
 # listed here is recognised by its parameters (pools -> Theorem 1 grids, depths + skip_bn -> ablation grids).
 PARAM_SETS: dict[str, Callable[[dict], list[dict]]] = {"03_theorem1": grids.theorem1_param_sets,
+                                                       "04_ef_vs_beta": _ef_vs_beta,
+                                                       "05_explanation_gap": grids.gap_param_sets,
                                                        "06_ablations": _ablations,
                                                        "09_spatial_correlation": grids.spatial_param_sets,
                                                        "10_width_and_size": grids.width_size_param_sets,
                                                        "11_smooth_alternatives": grids.smooth_alternatives_param_sets,
-                                                       "12_spectral_penalty": grids.spectral_penalty_param_sets}
+                                                       "12_spectral_penalty": grids.spectral_penalty_param_sets,
+                                                       "07_cifar10": natural_images.cifar10_param_sets,
+                                                       "08_table_a": natural_images.table_a_param_sets}
 
 
 def _extra_grids(params: dict) -> list[str]:
@@ -268,6 +279,23 @@ def chapter_points(stem: str | None, params: dict) -> list[tuple[Any, Any]]:
     except (ValueError, TypeError, KeyError) as e:
         raise ParameterError(f"{_prefix(stem)}invalid grid parameters: {e}") from None
     return points
+
+
+# Chapters that also run uncapped training trajectories (not grid points: their records are under
+# cache_dir/trajectories): stem -> params -> [(uncapped TrainConfig, TrajectorySpec)]. The sweep runs each as a job.
+TRAJECTORY_RUNS: dict[str, Callable[[dict], list]] = {"04_ef_vs_beta": training_length.trajectory_runs}
+
+
+def chapter_trajectories(stem: str | None, params: dict) -> list[tuple[Any, Any]]:
+    """Every ``(uncapped TrainConfig, TrajectorySpec)`` chapter ``stem`` runs besides its grid points (chapter 4's
+    training-length trajectories), in order; [] for the other chapters. Raises ParameterError naming the chapter."""
+    fn = TRAJECTORY_RUNS.get(stem or "")
+    if fn is None or "activations" not in params:
+        return []
+    try:
+        return fn(params)
+    except (ValueError, TypeError, KeyError) as e:
+        raise ParameterError(f"{_prefix(stem)}invalid trajectory parameters: {e}") from None
 
 
 def validate_chapter(stem: str | None, params: dict, *, devices: bool = True,
