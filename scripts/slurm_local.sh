@@ -119,7 +119,7 @@ SelectTypeParameters=CR_Core
 # Impossible requests fail at sbatch time; quick scheduling, cancelling (KillWait) and requeueing (cred_expire).
 EnforcePartLimits=ALL
 SchedulerParameters=batch_sched_delay=0,sched_interval=5,bf_interval=5
-KillWait=5
+KillWait=2
 ReturnToService=2
 # Accounting: without it sacct fails and submitit never sees a cancelled or killed job as done.
 AccountingStorageType=accounting_storage/slurmdbd

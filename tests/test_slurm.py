@@ -184,9 +184,10 @@ def ts_settings(ts) -> tuple[int, int]:
 
 
 KILL_NOTEBOOKS = {"01_spectral_toolkit": {"activations": ["relu", "sp:2"], "seeds": [0, 1]}}
-# 23 steps an epoch: a point takes several times SLURM's KillWait (5 s), so that the point being trained when the
-# array is cancelled cannot finish in the grace time before SIGKILL (with batch 256 all four finished there)
-KILL_TRAINING = {"max_epochs": 30, "batch_size": 64}
+# 23 steps an epoch, 120 epochs: a point takes many times SLURM's KillWait (2 s), so that the point being trained when
+# the array is cancelled cannot finish in the grace time before SIGKILL. With 30 epochs (about 3 s a point on a fast
+# day) all four finished in the grace time and the test failed (CI, 2026-12-02); with batch 256 they did too.
+KILL_TRAINING = {"max_epochs": 120, "batch_size": 64}
 
 
 def test_cancelled_array_then_rerun_loses_nothing(slurm_cluster, jobs_env, tmp_path):
@@ -207,7 +208,7 @@ def test_cancelled_array_then_rerun_loses_nothing(slurm_cluster, jobs_env, tmp_p
     _wait_until(mid_run, 240, "one point done and another mid-training")
     subprocess.run(["scancel", array], check=True, timeout=30)
     killed_s = time.perf_counter() - t0
-    # SLURM marks the tasks CANCELLED at once but lets them run for KillWait (5 s here) before SIGKILL, and a point
+    # SLURM marks the tasks CANCELLED at once but lets them run for KillWait (2 s here) before SIGKILL, and a point
     # may finish in that time: wait until the tasks have left the queue before looking at what is done
     _wait_until(lambda: not _queued(array), 120, "the cancelled tasks to leave the queue", poll=0.5)
     rows = _settle(prof, cache_dir)
@@ -258,7 +259,8 @@ def test_time_limit_signal_requeues_and_resumes(slurm_cluster, jobs_env, tmp_pat
     (same id, sacct shows the REQUEUED run), which resumes from the last epoch and completes with every epoch done
     exactly once."""
     notebooks = {"01_spectral_toolkit": {"activations": ["relu"], "seeds": [0]}}
-    prof = tiny_profile(tmp_path, "limittest", {}, notebooks, {**SMALL, "max_epochs": 30})
+    epochs = 60  # about 6 s a point on a fast day: the signal arrives long before the point could finish
+    prof = tiny_profile(tmp_path, "limittest", {}, notebooks, {**SMALL, "max_epochs": epochs})
     cache_dir = tmp_path / "cache"
     t0 = time.perf_counter()
     sweep.submit(prof, cache_dir=cache_dir)
@@ -269,9 +271,9 @@ def test_time_limit_signal_requeues_and_resumes(slurm_cluster, jobs_env, tmp_pat
     limit_s = time.perf_counter() - t0
     assert [r["status"] for r in rows] == ["done"], [r["detail"] for r in rows]
     summary = _state(cache_dir, "limittest")["points"][rows[0]["key"]]["summary"]
-    assert summary["resumed"] and summary["epochs"] == 30
+    assert summary["resumed"] and summary["epochs"] == epochs
     rec = cache.load(Path(rows[0]["cache_dir"]) / "evals" / f"{rows[0]['key']}.pt")
-    assert rec["train"]["steps"] == 30 * STEPS_PER_EPOCH  # no epoch lost or done twice
+    assert rec["train"]["steps"] == epochs * STEPS_PER_EPOCH  # no epoch lost or done twice
     # the record is written before the job exits; sacct shows the requeued run, then the completed one
     states = _wait_until(lambda: (st := [r["State"] for r in _sacct(jid, "JobID", "State", duplicates=True)])
                          and st[-1] == "COMPLETED" and st, 60, f"sacct to show job {jid} COMPLETED", poll=1.0)
