@@ -35,8 +35,11 @@ x = np.linspace(-4, 4, 100)
 plt.plot(x, np.logaddexp(0, beta * x) / beta)
 plt.show()
 '''
-IGNORE = shutil.ignore_patterns(".git", ".venv", "_build", ".cache", "_generated", "__pycache__", ".pytest_cache",
-                                ".ipynb_checkpoints")
+# What a copy of the repository leaves out: VCS, the environment, build outputs, caches, and the local SLURM cluster's
+# state (.slurm-local: a running cluster's job sockets cannot be copied, and its database is not the book's business)
+SKIP = (".git", ".venv", "_build", ".cache", "_generated", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
+        ".slurm-local", ".hypothesis", ".ruff_cache")
+IGNORE = shutil.ignore_patterns(*SKIP)
 
 
 class TinyBook(NamedTuple):

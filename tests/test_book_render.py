@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_book  # noqa: E402
 import book_meta  # noqa: E402
+import book_build  # noqa: E402  (tests/book_build.py)
 from book_build import SCRATCH_STEM, tiny_book  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -112,8 +113,7 @@ def test_every_chapter_ran_and_made_figures_and_tables(book):
 def _run_build(tmp_path, *args):
     """Run the build driver in a copy of the repository (so the real book/_generated is left alone)."""
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "_build", ".cache", "_generated", "__pycache__", ".pytest_cache", "benchmarks"))
+    shutil.copytree(ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(*book_build.SKIP, "benchmarks"))
     env = {**os.environ, "SPECTRAL_LIB_CACHE": str(tmp_path / "cache")}
     return subprocess.run([sys.executable, str(repo / "scripts" / "build_book.py"), *args],
                           cwd=repo, capture_output=True, text=True, timeout=300, env=env)
