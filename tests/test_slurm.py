@@ -186,7 +186,7 @@ def ts_settings(ts) -> tuple[int, int]:
 KILL_NOTEBOOKS = {"01_spectral_toolkit": {"activations": ["relu", "sp:2"], "seeds": [0, 1]}}
 # 23 steps an epoch, 120 epochs: a point takes many times SLURM's KillWait (2 s), so that the point being trained when
 # the array is cancelled cannot finish in the grace time before SIGKILL. With 30 epochs (about 3 s a point on a fast
-# day) all four finished in the grace time and the test failed (CI, 2026-12-02); with batch 256 they did too.
+# day) all four finished in the grace time and the test failed (CI of the previous stop; again here on 2026-12-03).
 KILL_TRAINING = {"max_epochs": 120, "batch_size": 64}
 
 
