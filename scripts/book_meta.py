@@ -123,10 +123,11 @@ def record_run_time(path: Path, profile: str, stem: str, seconds: float, machine
     return data
 
 
-def trained_networks(cache_dir: Path) -> set[str]:
-    """The finished network checkpoints under ``cache_dir/models`` (``<key>.pt``, partial checkpoints excluded)."""
-    folder = Path(cache_dir) / "models"
-    return {p.name for p in folder.glob("*.pt") if not p.name.endswith(".partial.pt")} if folder.is_dir() else set()
+def networks_in_log(log: Path) -> int:
+    """How many distinct networks a chapter's kernel trained and stored: the lines of the file that
+    ``$SPECTRAL_LIB_TRAINED_LOG`` named while it ran (``spectral_lib.training.loop``); 0 when it trained none."""
+    log = Path(log)
+    return len({line for line in log.read_text().splitlines() if line}) if log.is_file() else 0
 
 
 def format_seconds(s: float) -> str:

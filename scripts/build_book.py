@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's spectral_lib, as the kernels ge
 from spectral_lib.cache import atomic_write  # noqa: E402
 from spectral_lib.checks import ConfigError  # noqa: E402
 from spectral_lib.companion.profiles import prepare  # noqa: E402
+from spectral_lib.training.loop import TRAINED_LOG_ENV  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the book tooling beside this script
 import book_decorate  # noqa: E402  (chapter headers, glossary links, lab times, scorecard)
@@ -98,6 +99,7 @@ def _tag_injected_cell(nb) -> None:
 
 
 TABLES = GEN / "tables"  # <stem>/<name>.csv, written by the chapters (spectral_lib.companion.save_table)
+TRAINED = GEN / "trained"  # <stem>.txt: the networks each chapter's kernel trained (spectral_lib.training.loop)
 
 
 def _git_commit() -> str:
@@ -207,6 +209,10 @@ def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | No
     os.environ["SPECTRAL_LIB_CHAPTER"] = stem  # the kernel's book.parameters names the chapter in its errors
     os.environ["SPECTRAL_LIB_TABLES"] = str(TABLES / stem)  # where report.save_table writes the chapter's CSVs
     shutil.rmtree(TABLES / stem, ignore_errors=True)  # no stale tables from an earlier run
+    trained = TRAINED / f"{stem}.txt"  # the networks this kernel trains (book_meta.networks_in_log)
+    trained.parent.mkdir(parents=True, exist_ok=True)
+    trained.unlink(missing_ok=True)
+    os.environ[TRAINED_LOG_ENV] = str(trained)
     try:
         pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3", cwd=str(ROOT),
                             report_mode=False, progress_bar=sys.stderr.isatty())
@@ -219,6 +225,7 @@ def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | No
     finally:
         os.environ.pop("SPECTRAL_LIB_CHAPTER", None)
         os.environ.pop("SPECTRAL_LIB_TABLES", None)
+        os.environ.pop(TRAINED_LOG_ENV, None)
     wall = time.perf_counter() - t0
     nb = nbformat.read(partial, as_version=4)
     _tag_injected_cell(nb)
@@ -475,10 +482,6 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"[{name}] [{i}/{len(selected)}] {stem}: up to date (same source, parameters and library "
                           f"code; --force re-executes)", flush=True)
                     continue
-                from spectral_lib.paths import default_cache_dir
-
-                models = Path(params.get("cache_dir") or default_cache_dir())
-                before = book_meta.trained_networks(models)
                 try:
                     wall = execute_notebook(stem, params, name, overrides)
                 except BuildError as e:
@@ -492,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
                     SMOKE.chapter_done(stem, wall)
                 elif not overrides:  # the profile's own run: its time goes into the chapters' headers
                     book_meta.record_run_time(RUN_TIMES, name, stem, wall, _device(),
-                                              len(book_meta.trained_networks(models) - before))
+                                              book_meta.networks_in_log(TRAINED / f"{stem}.txt"))
         write_run_report(stems, failures, name)
         if SMOKE is not None:
             SMOKE.finish()

@@ -58,12 +58,26 @@ def test_format_seconds():
                                                                              "1 h 02 min"]
 
 
-def test_trained_networks_ignores_partial_checkpoints(tmp_path):
-    (tmp_path / "models").mkdir()
-    for name in ("a.pt", "b.partial.pt", "c.pt"):
-        (tmp_path / "models" / name).write_text("")
-    assert book_meta.trained_networks(tmp_path) == {"a.pt", "c.pt"}
-    assert book_meta.trained_networks(tmp_path / "none") == set()
+def test_a_chapter_counts_the_networks_its_own_kernel_trained(tmp_path, monkeypatch):
+    """Training and storing a network notes it in $SPECTRAL_LIB_TRAINED_LOG; loading it from the cache does not, and
+    networks stored by another process (the other lane) are not in this process's log."""
+    from spectral_lib.training import TrainConfig, train_or_load
+    from spectral_lib.training.loop import TRAINED_LOG_ENV
+
+    log = tmp_path / "trained.txt"
+    assert book_meta.networks_in_log(log) == 0  # no file: nothing trained
+    monkeypatch.setenv(TRAINED_LOG_ENV, str(log))
+    config = TrainConfig(dataset="digits", max_epochs=1, accuracy_cap=None, device="cpu")
+    train_or_load(config, tmp_path / "cache", progress=False)
+    assert book_meta.networks_in_log(log) == 1
+    train_or_load(config, tmp_path / "cache", progress=False)  # a cache hit
+    assert book_meta.networks_in_log(log) == 1
+    other = TrainConfig(dataset="digits", max_epochs=1, accuracy_cap=None, device="cpu", seed=1)
+    monkeypatch.delenv(TRAINED_LOG_ENV)  # another process, which logs elsewhere
+    train_or_load(other, tmp_path / "cache", progress=False)
+    assert book_meta.networks_in_log(log) == 1
+    (tmp_path / "twice.txt").write_text("a.pt\nb.pt\na.pt\n")  # a network stored twice counts once
+    assert book_meta.networks_in_log(tmp_path / "twice.txt") == 2
 
 
 # ----------------------------------------------------------------------------------------------------- headers

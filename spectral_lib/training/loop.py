@@ -17,6 +17,7 @@ the paper, the cap is checked on the test split; ``cap_split="train"`` checks it
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -341,10 +342,19 @@ def _network_path(config: TrainConfig, cache_dir: str | Path | None) -> Path:
     return root / "models" / f"{config.key()}.pt"
 
 
+# Where this process notes each network it trains and stores (one file name a line), when set: the book build sets it
+# per chapter, so a chapter's "networks trained" counts its own kernel's training, not another lane's.
+TRAINED_LOG_ENV = "SPECTRAL_LIB_TRAINED_LOG"
+
+
 def _save_network(path: Path, config: TrainConfig, model: nn.Module, result: TrainResult, splits: Splits) -> None:
     cache.save(path, {"model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                       "result": result.as_dict(), "config": asdict(config), "in_shape": list(splits.info.in_shape),
                       "num_classes": splits.info.num_classes})
+    log = os.environ.get(TRAINED_LOG_ENV)
+    if log:
+        with open(log, "a") as f:  # one short line per write: appends from one process do not interleave
+            f.write(path.name + "\n")
 
 
 _STOP_FIELDS = ("accuracy_cap", "max_epochs")  # the fields by which a run and its stopped prefix may differ
