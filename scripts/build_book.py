@@ -99,7 +99,6 @@ def _tag_injected_cell(nb) -> None:
 
 
 TABLES = GEN / "tables"  # <stem>/<name>.csv, written by the chapters (spectral_lib.companion.save_table)
-TRAINED = GEN / "trained"  # <stem>.txt: the networks each chapter's kernel trained (spectral_lib.training.loop)
 
 
 def _git_commit() -> str:
@@ -186,6 +185,12 @@ def up_to_date(stem: str, key: str) -> bool:
     return meta.get("status") == "ok" and meta.get("run_key") == key
 
 
+def trained_log(stem: str) -> Path:
+    """Where the chapter's kernel notes each network it trains (``$SPECTRAL_LIB_TRAINED_LOG``, one file name a line;
+    :func:`book_meta.networks_in_log` counts them), in the build's folder of executed notebooks (a smoke run's own)."""
+    return GEN / "trained" / f"{stem}.txt"
+
+
 def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | None = None) -> float:
     """Run `notebooks/<stem>.py` with papermill into `book/_generated/<stem>.ipynb`; return wall time in s.
 
@@ -209,7 +214,7 @@ def execute_notebook(stem: str, params: dict, profile: str, overrides: dict | No
     os.environ["SPECTRAL_LIB_CHAPTER"] = stem  # the kernel's book.parameters names the chapter in its errors
     os.environ["SPECTRAL_LIB_TABLES"] = str(TABLES / stem)  # where report.save_table writes the chapter's CSVs
     shutil.rmtree(TABLES / stem, ignore_errors=True)  # no stale tables from an earlier run
-    trained = TRAINED / f"{stem}.txt"  # the networks this kernel trains (book_meta.networks_in_log)
+    trained = trained_log(stem)
     trained.parent.mkdir(parents=True, exist_ok=True)
     trained.unlink(missing_ok=True)
     os.environ[TRAINED_LOG_ENV] = str(trained)
@@ -495,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
                     SMOKE.chapter_done(stem, wall)
                 elif not overrides:  # the profile's own run: its time goes into the chapters' headers
                     book_meta.record_run_time(RUN_TIMES, name, stem, wall, _device(),
-                                              book_meta.networks_in_log(TRAINED / f"{stem}.txt"))
+                                              book_meta.networks_in_log(trained_log(stem)))
         write_run_report(stems, failures, name)
         if SMOKE is not None:
             SMOKE.finish()
