@@ -22,6 +22,56 @@ def _grad(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 # --------------------------------------------------------------------------------------------- SP
 
+# --------------------------------------------------------------- SP's CPU kernel (spectral_lib.nn.softplus_cpu)
+
+
+@pytest.mark.parametrize("beta", [0.3, 1.0, 10.0, 1e3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_softplus_equals_torchs_values_and_gradients(beta, dtype):
+    """Our CPU SoftPlus against torch's kernel, on values spanning both sides of torch's threshold (beta x = 20) and
+    far into the tails: values within 3 eps relative (plus, past the threshold, the 2.1e-9 / beta torch drops), gradients equal, on a channels-last (non-contiguous) tensor too."""
+    from spectral_lib.nn.softplus_cpu import fast_path, softplus
+
+    eps = torch.finfo(dtype).eps
+    x = torch.cat([torch.linspace(-60, 60, 24000, dtype=dtype) / beta, torch.randn(4000, dtype=dtype) * 3 / beta])
+    assert fast_path(x)
+    for inp in (x, x.reshape(25, 4, 14, 20).contiguous(memory_format=torch.channels_last)):
+        a, b = inp.clone().requires_grad_(), inp.clone().requires_grad_()
+        ours, theirs = softplus(a, beta), torch.nn.functional.softplus(b, beta)
+        assert ours.shape == theirs.shape and ours.dtype == dtype
+        tol = 3 * eps * torch.maximum(theirs.abs(), torch.tensor(1e-30, dtype=dtype)) + 2.1e-9 / beta * (
+            beta * inp > 20)
+        assert bool(((ours - theirs).abs() <= tol).all()), float(((ours - theirs).abs() / tol).max())
+        w = torch.randn_like(inp)
+        (ga,) = torch.autograd.grad((ours * w).sum(), a)
+        (gb,) = torch.autograd.grad((theirs * w).sum(), b)
+        assert torch.equal(ga, gb)  # torch's derivative kernel, bit for bit
+
+
+def test_cpu_softplus_second_derivative_is_autograds():
+    """The spectral penalty differentiates the input gradient (double backward): gradgradcheck in float64, and the
+    second derivative beta * s (1 - s), s = sigmoid(beta x), equals torch's."""
+    from spectral_lib.nn.softplus_cpu import softplus
+
+    x = torch.randn(40, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: softplus(t, 0.7), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: softplus(t, 0.7), (x,))
+    (g,) = torch.autograd.grad(softplus(x, 0.7).sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), x)
+    s = torch.sigmoid(0.7 * x.detach())
+    assert torch.allclose(h, 0.7 * s * (1 - s), rtol=1e-12, atol=0)
+
+
+def test_cpu_softplus_leaves_other_tensors_to_torch():
+    from spectral_lib.nn.softplus_cpu import fast_path, softplus
+
+    half = torch.linspace(-3, 3, 7, dtype=torch.bfloat16)
+    assert not fast_path(half) and not fast_path(torch.empty(3, device="meta"))
+    assert torch.equal(softplus(half, 2.0), torch.nn.functional.softplus(half, 2.0))
+    assert softplus(torch.empty(2, 3, device="meta"), 2.0).shape == (2, 3)  # the memory plan's meta tensors
+    assert SP(2.0)(torch.empty(5, device="meta")).device.type == "meta"
+
+
 
 @pytest.mark.parametrize("beta", BETAS)
 def test_sp_converges_to_relu_within_log2_over_beta(beta):
