@@ -27,12 +27,12 @@ from typing import Any, Callable, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .. import cache
-from ..data import ImageTensors, Splits, apply_input_condition, gaussian_smooth, load
+from ..data import Splits, apply_input_condition, gaussian_smooth, load
 from ..nn.models import build_model
 from ..paths import default_cache_dir
+from .batches import _batches, accuracy
 from .config import TrainConfig, resolve_device
 from .penalty import penalized_loss
 
@@ -88,77 +88,20 @@ def _call_quietly(fn: Callable, model: nn.Module, info: EpochInfo) -> Any:
         model.train(was)
 
 
-def _item_numel(dataset: Dataset) -> int:
-    """Input values of one example (C*H*W), read without drawing an augmentation (no random numbers used)."""
-    if isinstance(dataset, TensorDataset):
-        return max(1, dataset.tensors[0][0].numel()) if len(dataset) else 1
-    images = getattr(dataset, "images", None)
-    if isinstance(images, torch.Tensor) and len(images):
-        return max(1, images[0].numel())
-    return max(1, dataset[0][0].numel()) if len(dataset) else 1
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, dataset: Dataset, batch_size: int | None = None, device=None) -> float:
-    """Fraction of correctly classified examples of ``dataset`` (eval mode, restored afterwards). ``batch_size``
-    None: 1024, fewer for large inputs (at most 2**24 input values a batch: 111 images at 3x224x224), so that
-    peak memory stays bounded; the result does not depend on it."""
-    device = device or next(model.parameters()).device
-    if batch_size is None:
-        batch_size = max(1, min(1024, 2**24 // _item_numel(dataset)))
-    was = model.training
-    model.eval()
-    correct = total = 0
-    for x, y in _batches(dataset, batch_size, shuffle=False):
-        correct += int((model(x.to(device)).argmax(1) == y.to(device)).sum())
-        total += len(y)
-    model.train(was)
-    return correct / max(total, 1)
-
-
-def _batches(dataset: Dataset, batch_size: int, shuffle: bool, generator: torch.Generator | None = None):
-    if isinstance(dataset, TensorDataset):
-        x, y = dataset.tensors
-        idx = torch.randperm(len(x), generator=generator) if shuffle else torch.arange(len(x))
-        for i in range(0, len(x), batch_size):
-            j = idx[i : i + batch_size]
-            yield x[j], y[j]
-    elif isinstance(dataset, ImageTensors) and (generator is not None or not shuffle):
-        yield from _image_batches(dataset, batch_size, shuffle, generator)
-    else:
-        yield from DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
-
-
-def _image_batches(dataset: ImageTensors, batch_size: int, shuffle: bool, generator: torch.Generator | None):
-    """The batches ``DataLoader(dataset, batch_size, shuffle, generator=generator, num_workers=0)`` yields, bit for
-    bit, without its per-item machinery (``__getitems__`` then unbind and re-stack: 30-60% of a CIFAR epoch's
-    data time): ``dataset.batch`` of each slice of the same permutation. The generators are drawn exactly as the
-    DataLoader draws them (the iterator's base seed, then ``RandomSampler``'s permutation, then its second, empty
-    permutation once the first is used up, just before a last partial batch), so the random streams, hence the
-    trained weights, are those of the DataLoader path (``tests/test_jpeg_datasets.py``)."""
-    n = len(dataset)
-    # the DataLoader iterator's base seed: from the generator, or from torch's global one when there is none (so the
-    # global stream, which draws the flips, moves on as with the DataLoader at every cap check)
-    torch.empty((), dtype=torch.int64).random_(generator=generator)
-    if not shuffle:
-        for i in range(0, n, batch_size):
-            yield dataset.batch(slice(i, i + batch_size))
-        return
-    perm = torch.randperm(n, generator=generator)
-    full = n - n % batch_size
-    for i in range(0, full, batch_size):
-        yield dataset.batch(perm[i : i + batch_size])
-    torch.randperm(n, generator=generator)  # RandomSampler draws a second permutation (of which it yields nothing)
-    if full < n:
-        yield dataset.batch(perm[full:])
-
-
 def _perturb(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
     if cfg.train_blur_sigma > 0:
         x = gaussian_smooth(x, cfg.train_blur_sigma)
     if cfg.train_noise_std > 0:
         x = x + cfg.train_noise_std * torch.randn(x.shape, generator=gen).to(x.device)
     return x
+
+
+def _training_layout(device: torch.device) -> torch.memory_format:
+    """The memory layout :func:`train` trains in: channels-last on the CPU, where torch's max-pooling and
+    convolutions run 1.2-1.3x faster in it (an Adam step of the simple CNN, batch 256, one thread, 2026-12-03:
+    ReLU 1.22x and SP(1) 1.16x at 1x28x28, 1.29x and 1.34x at 3x32x32), the standard layout elsewhere. Layout changes no operation, only the summation order inside the
+    convolutions (float rounding); the returned and cached networks are in the standard layout."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
 def cap_passed(config: TrainConfig, accuracy: float, epoch: float) -> bool:
@@ -203,6 +146,8 @@ def train(
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.activation, splits.info.in_shape, splits.info.num_classes,
                         **config.model_options).to(device)
+    layout = _training_layout(device)
+    model = model.to(memory_format=layout)  # back to the standard layout before it is returned
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_gamma)
     gen = torch.Generator().manual_seed(config.seed)
@@ -236,6 +181,8 @@ def train(
         model.train()
         for i, (x, y) in enumerate(_batches(splits.train, config.batch_size, shuffle=True, generator=gen)):
             x, y = _perturb(x, config, gen).to(device), y.to(device)
+            if x.ndim == 4:
+                x = x.contiguous(memory_format=layout)
             if config.penalty_strength > 0:
                 loss = penalized_loss(model, x, y, config.penalty_strength, kind=config.penalty_kind,
                                       cutoff=config.penalty_cutoff, subsample=config.penalty_subsample)
@@ -270,7 +217,7 @@ def train(
                                          "scheduler": sched.state_dict(), "generator": gen.get_state(),
                                          "torch_rng": torch.get_rng_state(), "state": state})
     bar.close()
-    model.eval()
+    model = model.to(memory_format=torch.contiguous_format).eval()
     result = TrainResult(
         cap_reached=bool(state["cap_reached"]),
         epochs=float(state["epoch"]),
