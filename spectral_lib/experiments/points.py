@@ -9,11 +9,10 @@ under ``cache_dir/models``. Re-running a notebook therefore costs a few file rea
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import torch
 
@@ -22,6 +21,7 @@ from ..checks import check_positive_int
 from ..data import take
 from ..explain import METHODS, explain, parse_method_spec, predict
 from ..nn.activations import activation_beta, activation_name
+from ..nn.layout import fast_layout, in_layout
 from ..paths import default_cache_dir
 from ..spectral import expected_frequency, explanation_gap, gradient_gap, radial_profile, tie_fraction, to_map
 from ..training import TrainConfig, load_for, train_or_load
@@ -75,27 +75,17 @@ def _explain_in_chunks(name: str, model: torch.nn.Module, x: torch.Tensor, targe
     one call as before; larger ones run image chunk by image chunk (per-sample attributions do not interact), with
     SmoothGrad's and Integrated Gradients' own chunking bounded too. SmoothGrad is never split by images: its noise
     is drawn for the whole batch, so the result is the one-call result. (N, C, H, W) -> (N, C, H, W)."""
-    if name in _LAYOUT_METHODS and x.ndim == 4 and x.device.type == "cpu":
-        with _channels_last(model):
+    if name in _LAYOUT_METHODS and x.ndim == 4:
+        with in_layout(model, fast_layout(x.device)):
             return _explain_chunks(name, model, x, target, options)
     return _explain_chunks(name, model, x, target, options)
 
 
-# Our own gradient methods, run with the network in channels-last layout on the CPU: max-pooling and convolutions
-# are faster in it (SmoothGrad, 64 samples of 200 digits: 6.3 -> 4.5 s for ReLU, 7.5 -> 5.3 s for SP(1), one
-# thread, 2026-12-03). Only the summation order inside convolutions changes: a pixel whose gradient goes through a
-# max-pool window with two near-equal inputs may take the other branch (largest change seen: 0.15% of the map's
-# largest value). Captum's hooked methods keep the standard layout.
+# Our own gradient methods, run in the CPU's faster layout (spectral_lib.nn.layout): only the summation order inside
+# convolutions changes, so a pixel whose gradient goes through a max-pool window with two near-equal inputs may take
+# the other branch (largest change seen: 0.15% of the map's largest value). Captum's hooked methods keep the standard
+# layout.
 _LAYOUT_METHODS = ("vanilla_grad", "smooth_grad")
-
-
-@contextlib.contextmanager
-def _channels_last(model: torch.nn.Module) -> Iterator[None]:
-    model.to(memory_format=torch.channels_last)
-    try:
-        yield
-    finally:
-        model.to(memory_format=torch.contiguous_format)
 
 
 def _explain_chunks(name: str, model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,

@@ -1,11 +1,13 @@
 """Networks: the activations (SP(beta), the Gaussian-smoothed ReLU, swapping them into any model) and the paper's
-architectures (the simple CNN, the SK/BN CNN, an MLP, torchvision's ResNets and ViT-B/16, built by :func:`build_model`).
+architectures (the simple CNN, the SK/BN CNN, an MLP, torchvision's ResNets and ViT-B/16, built by :func:`build_model`),
+and the memory layout they run fastest in on this device (:mod:`.layout`).
 
 May import only the package's root infrastructure (``checks``)."""
 from .activations import (ACTIVATION_TYPES, SP, GaussianReLU, activation_beta, activation_family, activation_name,
                           beta_to_sigma, gaussian_spec, make_activation, sigma_to_beta, swap_activations)
+from .layout import fast_layout, in_layout
 from .models import MLP, MODEL_NAMES, SimpleCNN, SkipBNCNN, build_model, permute_mlp_inputs
 
 __all__ = ["SP", "GaussianReLU", "beta_to_sigma", "sigma_to_beta", "make_activation", "swap_activations",
            "activation_name", "activation_beta", "activation_family", "gaussian_spec", "ACTIVATION_TYPES",
-           "SimpleCNN", "SkipBNCNN", "MLP", "permute_mlp_inputs", "build_model", "MODEL_NAMES"]
+           "fast_layout", "in_layout", "SimpleCNN", "SkipBNCNN", "MLP", "permute_mlp_inputs", "build_model", "MODEL_NAMES"]

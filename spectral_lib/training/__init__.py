@@ -1,7 +1,7 @@
 """Training under the paper's accuracy cap: :class:`TrainConfig` (everything that determines a network; its hash is
-the cache key), the training loop with the authors' cap rule (:func:`train`; its batches and the accuracy on a split:
-:mod:`.batches`), the checksummed, resumable network
-cache (:func:`train_or_load`) and the differentiable spectral-tail penalty (:mod:`.penalty`).
+the cache key), the training loop with the authors' cap rule (:func:`train`; its batches and the accuracy on a
+split: :mod:`.batches`), the checksummed, resumable network cache (:func:`train_or_load`) and the differentiable
+spectral-tail penalty (:mod:`.penalty`).
 
 May import the root infrastructure, :mod:`spectral_lib.nn`, :mod:`spectral_lib.data`, :mod:`spectral_lib.spectral`
 and :mod:`spectral_lib.explain`."""

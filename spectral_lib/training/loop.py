@@ -30,6 +30,7 @@ from torch import nn
 
 from .. import cache
 from ..data import Splits, apply_input_condition, gaussian_smooth, load
+from ..nn.layout import fast_layout
 from ..nn.models import build_model
 from ..paths import default_cache_dir
 from .batches import _batches, accuracy
@@ -97,11 +98,9 @@ def _perturb(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.T
 
 
 def _training_layout(device: torch.device) -> torch.memory_format:
-    """The memory layout :func:`train` trains in: channels-last on the CPU, where torch's max-pooling and
-    convolutions run 1.2-1.3x faster in it (an Adam step of the simple CNN, batch 256, one thread, 2026-12-03:
-    ReLU 1.22x and SP(1) 1.16x at 1x28x28, 1.29x and 1.34x at 3x32x32), the standard layout elsewhere. Layout changes no operation, only the summation order inside the
-    convolutions (float rounding); the returned and cached networks are in the standard layout."""
-    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    """The memory layout :func:`train` trains in (:func:`spectral_lib.nn.layout.fast_layout`); the returned and
+    cached networks are in the standard layout."""
+    return fast_layout(device)
 
 
 def cap_passed(config: TrainConfig, accuracy: float, epoch: float) -> bool:
