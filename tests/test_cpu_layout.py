@@ -1,12 +1,12 @@
 """The CPU's faster memory layout changes no result beyond float rounding: training in channels-last
-(:func:`spectral_lib.training.loop._training_layout`) and our gradient methods run in it
+(:func:`spectral_lib.nn.layout.fast_layout`, used by :func:`spectral_lib.training.train`) and our gradient methods run in it
 (``spectral_lib.experiments.points._explain_in_chunks``), against the standard layout."""
 from __future__ import annotations
 
 import torch
 
 from spectral_lib.experiments import points as pts
-from spectral_lib.nn import build_model
+from spectral_lib.nn import build_model, fast_layout
 from spectral_lib.training import TrainConfig, loop, train
 
 
@@ -18,9 +18,9 @@ def test_training_in_channels_last_gives_the_standard_layouts_network(monkeypatc
     """Same config trained in both layouts: the same cap epoch and history, weights equal to float rounding, and the
     returned network in the standard layout either way."""
     cfg = TrainConfig(dataset="digits", activation="sp:2", seed=0, max_epochs=3, accuracy_cap=None, batch_size=64)
-    assert loop._training_layout(torch.device("cpu")) == torch.channels_last
+    assert fast_layout(torch.device("cpu")) == torch.channels_last
     fast, fast_res = train(cfg, progress=False)
-    monkeypatch.setattr(loop, "_training_layout", lambda device: torch.contiguous_format)
+    monkeypatch.setattr(loop, "fast_layout", lambda device: torch.contiguous_format)
     std, std_res = train(cfg, progress=False)
     assert fast_res.steps == std_res.steps and fast_res.epochs == std_res.epochs
     for (name, a), (_, b) in zip(fast.state_dict().items(), std.state_dict().items()):

@@ -97,12 +97,6 @@ def _perturb(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.T
     return x
 
 
-def _training_layout(device: torch.device) -> torch.memory_format:
-    """The memory layout :func:`train` trains in (:func:`spectral_lib.nn.layout.fast_layout`); the returned and
-    cached networks are in the standard layout."""
-    return fast_layout(device)
-
-
 def cap_passed(config: TrainConfig, accuracy: float, epoch: float) -> bool:
     """Whether a cap check at ``epoch`` (epochs done, fractional mid-epoch) with ``accuracy`` stops training.
 
@@ -145,7 +139,7 @@ def train(
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.activation, splits.info.in_shape, splits.info.num_classes,
                         **config.model_options).to(device)
-    layout = _training_layout(device)
+    layout = fast_layout(device)  # channels-last on the CPU (spectral_lib.nn.layout)
     model = model.to(memory_format=layout)  # back to the standard layout before it is returned
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_gamma)
