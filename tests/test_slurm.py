@@ -283,7 +283,8 @@ def test_time_limit_signal_requeues_and_resumes(slurm_cluster, jobs_env, tmp_pat
 
 def test_real_time_limit_fails_naming_the_setting(slurm_cluster, jobs_env, tmp_path):
     """A job that really exceeds its time limit (``timeout_min = 1``, no requeue allowed: SLURM itself sends the
-    warning, up to 60 s early, and then stops it): the point is failed with a message naming
+    warning, asked for 15 s before the limit by ``settings.signal_delay_s`` so that it comes after start-up, and then
+    stops it): the point is failed with a message naming
     ``sweep.slurm.timeout_min``, its epoch checkpoint is kept (a rerun resumes: the test above) and no record is
     written."""
     notebooks = {"01_spectral_toolkit": {"activations": ["relu"], "seeds": [0]}}

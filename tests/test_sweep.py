@@ -302,3 +302,29 @@ def test_job_outcomes_of_grouped_and_timed_out_jobs(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_SLURM_STATE", str(st))
     status, detail = job_outcome(entry("7"), "a")
     assert status == "failed" and "TIMEOUT" in detail and "sweep.slurm.timeout_min = 10" in detail
+    # killed by the warning signal itself, before submitit's handler was installed: FAILED, srun's report in the log
+    (st / "8").write_text("FAILED\n")
+    err = utils.JobPaths(folder, job_id="8", task_id=0).stderr
+    err.parent.mkdir(parents=True, exist_ok=True)
+    err.write_text("srun: error: localhost: task 0: Bus error\n")
+    status, detail = job_outcome(entry("8"), "a")
+    assert status == "failed" and "time limit" not in detail and "FAILED without a result" in detail
+    err.write_text("srun: error: localhost: task 0: User defined signal 2\n")
+    status, detail = job_outcome(entry("8"), "a")
+    assert status == "failed" and "USR2" in detail and "sweep.slurm.timeout_min = 10" in detail
+
+
+def test_short_time_limits_get_a_warning_signal_after_start_up():
+    """submitit's 90 s warning (USR2) with a 1-minute limit is due before the job has started (slurmctld sends it at
+    a check up to 30 s early): the sweep asks for (limit - 30 s) / 2 under 3.5 minutes, never below 5 s, submitit's
+    90 s from there on, and keeps a signal_delay_s the profile sets."""
+    from spectral_lib.sweep.settings import SLURM_CHECK_S, signal_delay_s
+
+    for minutes in (1, 2, 3, 4, 240):
+        d = signal_delay_s(minutes)
+        assert 5 <= d <= 90 and 60 * minutes - d - SLURM_CHECK_S >= min(d, 15), (minutes, d)
+    assert [signal_delay_s(m) for m in (1, 2, 3, 4, 240)] == [15, 45, 75, 90, 90]
+    assert sweep.slurm_parameters({"timeout_min": 1}, "p")["signal_delay_s"] == 15
+    assert sweep.slurm_parameters({"timeout_min": 240}, "p")["signal_delay_s"] == 90
+    assert sweep.slurm_parameters({"timeout_min": 1, "signal_delay_s": 20}, "p")["signal_delay_s"] == 20
+    assert "signal_delay_s" not in sweep.slurm_parameters({"cpus_per_task": 1}, "p")  # no limit: submitit's default

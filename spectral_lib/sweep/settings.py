@@ -8,7 +8,7 @@ from typing import Any
 from ..checks import ConfigError
 
 __all__ = ["SweepError", "EXECUTORS", "sweep_settings", "slurm_parameters", "slurm_has_gpus", "sbatch_error",
-           "SLURM_OWN"]
+           "SLURM_OWN", "signal_delay_s"]
 
 EXECUTORS = ("local", "submitit-local", "slurm")
 SWEEP_KEYS = ("executor", "device", "slurm", "submitit-local")
@@ -113,7 +113,28 @@ def slurm_parameters(slurm: dict, profile: str) -> dict:
                              f"{sorted(valid | set(SLURM_RENAMES) | set(SLURM_OWN))} (anything else goes in "
                              "additional_parameters)")
         out[k2] = _mem(v) if k == "mem_gb" else v
+    if "time" in out and "signal_delay_s" not in out:
+        out["signal_delay_s"] = signal_delay_s(out["time"])
     return out
+
+
+SLURM_CHECK_S = 30  # how often slurmctld checks time limits (and sends warning signals that are due)
+SUBMITIT_DELAY_S = 90  # submitit's default warning time (signal_delay_s)
+
+
+def signal_delay_s(timeout_min: int) -> int:
+    """How long before a job's time limit SLURM is asked to send submitit's warning signal (USR2), for a limit of
+    ``timeout_min`` minutes: submitit's 90 s where the limit leaves room for it, ``(limit - 30 s) / 2`` (at least
+    5 s) for limits under 3.5 minutes.
+
+    slurmctld sends the warning at one of its periodic time-limit checks (every :data:`SLURM_CHECK_S` s), so it can
+    come a check period early (the sbatch manual says up to 60 s). With submitit's 90 s and a 1-minute limit it is
+    due at once: on this project's one-node SLURM it reached a job within its first 2 s, while Python was still
+    unpickling the job, before submitit had installed its handler, and USR2's default action killed the job without
+    a checkpoint or a requeue (state FAILED). Half of what is left after one check period keeps the warning well
+    after start-up and still before the limit."""
+    limit_s = 60 * int(timeout_min)
+    return int(max(5, min(SUBMITIT_DELAY_S, (limit_s - SLURM_CHECK_S) // 2)))
 
 
 # sbatch's refusals (its stderr) -> the sweep.slurm setting that causes them

@@ -127,7 +127,20 @@ def job_outcome(entry: dict, key: str | None = None) -> tuple[str, Any]:
         return "running", f"job {jid} {state}"
     if state == "TIMEOUT":
         return "failed", _limit_hint(entry, f"job {jid} TIMEOUT: SLURM stopped it at its time limit")
+    if _killed_by_warning(paths.stderr):
+        return "failed", _limit_hint(entry, f"job {jid} {state}: killed by SLURM's time-limit warning signal (USR2) "
+                                            "before submitit could handle it, the limit is too short")
     return "failed", f"job {jid} {state} without a result (log: {paths.stderr})"
+
+
+def _killed_by_warning(stderr: Path) -> bool:
+    """Whether a job's log ends with srun's report of a task killed by USR2, submitit's time-limit warning
+    (:func:`~spectral_lib.sweep.settings.signal_delay_s` says why that can come before its handler is installed)."""
+    try:
+        tail = Path(stderr).read_text(errors="replace")[-2000:]
+    except OSError:
+        return False
+    return "User defined signal 2" in tail
 
 
 def _summary_from_cache(p: "Point", cache_dir: Path) -> dict | None:
