@@ -66,6 +66,7 @@ batch_size = 256
 image_size = None
 augment = False
 theorem1_images = 32
+theorem1_points = 512  # points per random line of the line spectra
 device = "auto"
 
 # %% tags=["hide-input"]

@@ -64,6 +64,7 @@ n_images = 200
 noise_std = 0.1
 n_samples = 64
 theorem1_images = 32
+theorem1_points = 512  # points per random line of the line spectra
 device = "auto"
 
 # %% tags=["hide-input"]

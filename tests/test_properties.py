@@ -474,7 +474,7 @@ RULE_STRATEGIES = {
     "skip_bn": list_of(list_of(BOOL)), "width": POS_INT, "n_lines": POS_INT, "half_width": POS_NUM,
     "device": choice(("auto", "cpu", "cuda")), "augment": BOOL, "image_size": opt(POS_INT),
     "weight_decays": list_of(NONNEG_NUM), "pools": list_of(choice(("max", "avg"))), "theorem1_images": POS_INT,
-    "n_train": opt(POS_INT), "train_missing": BOOL, "equal_epochs": POS_INT, "gap_images": POS_INT,
+    "theorem1_points": POS_INT, "n_train": opt(POS_INT), "train_missing": BOOL, "equal_epochs": POS_INT, "gap_images": POS_INT,
     "faithfulness_images": POS_INT, "jpeg_seeds": list_of(NONNEG_INT), "trajectory_seeds": list_of(NONNEG_INT),
     "slow_relu_lrs": list_of(POS_NUM),
 }

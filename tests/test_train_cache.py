@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import asdict, replace
 import math
 import subprocess
 import sys
@@ -239,6 +240,13 @@ def test_evaluation_cache_keys_are_pinned():
     assert cache.config_key(point_key(sp, EvalSpec(methods=("vanilla_grad", "smooth_grad")))) == "64a9d180f3b5d1292aa2"
     spec = EvalSpec(n_images=100, methods=("vanilla_grad", "lowpass_grad:0.25"))
     assert cache.config_key(point_key(TrainConfig(device="cpu"), spec)) == "308efb568419fa27031a"
+    # theorem1_points (added later) is in the key only when Theorem 1 is computed with other than 512 points
+    t1 = EvalSpec(n_images=32, methods=("vanilla_grad",), theorem1=True)
+    assert point_key(sp, t1)["eval"] == {k: v for k, v in asdict(t1).items() if k != "theorem1_points"}
+    assert point_key(sp, replace(t1, theorem1_points=16)) != point_key(sp, t1)
+    assert point_key(sp, replace(spec, theorem1_points=16)) == point_key(sp, spec)  # no Theorem 1: no effect
+    with pytest.raises(ValueError, match="theorem1_points"):
+        replace(t1, theorem1_points=4).validate()
 
 
 def _memoize_must_not_compute(cache_dir: str, out: str) -> None:
@@ -270,3 +278,20 @@ def test_a_second_process_waits_for_the_entry_being_computed(tmp_path):
         _cache.save(path, {"value": 42})
     p.join(60)
     assert p.exitcode == 0 and out.read_text() == "{'value': 42}"
+
+
+def test_theorem1_points_reach_the_line_spectra(tmp_path):
+    """A record's Theorem 1 numbers are theorem1_summary's with the spec's points per line (16 here, 512 by
+    default): the same network and images give the record's numbers only with the same n_points."""
+    from spectral_lib.experiments import EvalSpec, run_point
+    from spectral_lib.experiments.points import point_inputs
+    from spectral_lib.theory import theorem1_summary
+
+    config = TrainConfig(dataset="digits", model_options={"width": 4, "fc": 16}, batch_size=64, max_epochs=1,
+                         accuracy_cap=None, device="cpu")
+    spec = EvalSpec(n_images=4, methods=("vanilla_grad",), theorem1=True, theorem1_points=16)
+    rec = run_point(config, spec, tmp_path, progress=False)
+    inp = point_inputs(config, spec, tmp_path)
+    assert rec["theorem1"] == pytest.approx(theorem1_summary(inp["model"], inp["x"], n_points=16, batch_size=2048))
+    assert rec["theorem1"]["line_tail_mass"] != pytest.approx(
+        theorem1_summary(inp["model"], inp["x"], n_points=64)["line_tail_mass"])

@@ -143,6 +143,7 @@ RULES = {
     "weight_decays": _list_of(_nonneg_num, "non-negative L2 coefficients"),
     "pools": _list_of(_choice(("max", "avg")), "pooling types ('max', 'avg')"),
     "theorem1_images": _pos_int,
+    "theorem1_points": _pos_int,
     "n_train": _opt(_pos_int),
     "train_missing": _bool,
     "equal_epochs": _pos_int,

@@ -13,7 +13,8 @@ cell, the profile's defaults it declares, its entry) with these changes, written
   (``activations``, ``*_activations``, ``size_activation_specs``, ``*_specs``) to the first activation of each
   family (``relu``, ``sp``, ``spc``, ``gelu``, ...; ``activations`` keeps at least two); ``conditions`` to the first
   of each kind (``natural``, ``permuted+smoothed``, ``permuted``); ``lr_by_activation`` follows its activations;
-* counts drop to :data:`COUNTS` (a couple of images, two SmoothGrad samples, two IG steps, two epochs, ...; any
+* counts drop to :data:`COUNTS` (a couple of images, 16 points per Theorem-1 line, two SmoothGrad samples, two IG
+  steps, two epochs, ...; any
   other ``*_images`` and ``*_epochs`` to two; also inside nested training options such as ``jpeg_train``), the
   accuracy cap to 0.01 (a network passes it at the first check from epoch 2, so the capped code paths run), the
   training batch to :data:`SMOKE_BATCH` on stand-in datasets (whose training split holds two such batches:
@@ -48,8 +49,8 @@ SMOKE_BATCH = 4
 STANDIN_SIZES = {"SPECTRAL_LIB_STANDIN_TRAIN": 8, "SPECTRAL_LIB_STANDIN_TEST": 32}  # two batches; a cap check at chance
 # accuracy passes 0.01 unless all 32 test images are wrong (0.9**32 = 3% of networks at chance, 10 classes)
 SMOKE_CAP = 0.01
-COUNTS = {"n_images": 2, "theorem1_images": 1, "n_samples": 2, "ig_steps": 2, "n_lines": 2, "max_epochs": 2,
-          "benchmark_epochs": 1, "benchmark_repeats": 1, "penalty_subsample": 2, "n_examples": 2,
+COUNTS = {"n_images": 2, "theorem1_images": 1, "theorem1_points": 16, "n_samples": 2, "ig_steps": 2, "n_lines": 2,
+          "max_epochs": 2, "benchmark_epochs": 1, "benchmark_repeats": 1, "penalty_subsample": 2, "n_examples": 2,
           "equal_epochs": 2}
 FIRST = ("seeds", "trajectory_seeds", "gaussian_betas", "explain_time_betas", "lowpass_cutoffs",
          "penalty_strengths", "slow_relu_lrs")

@@ -41,6 +41,7 @@ class EvalSpec:
     n_examples: int = 4  # example maps kept for figures
     theorem1: bool = False  # also compute Theorem 1's two tails
     seed: int = 0  # SmoothGrad noise seed
+    theorem1_points: int = 512  # points per random line of Theorem 1's line spectra (left out of the key at 512)
 
     def validate(self) -> "EvalSpec":
         check_positive_int("n_images", self.n_images)
@@ -51,6 +52,7 @@ class EvalSpec:
         check_positive_int("n_samples", self.n_samples)
         check_positive_int("ig_steps", self.ig_steps)
         check_positive_int("n_examples", self.n_examples)
+        check_positive_int("theorem1_points", self.theorem1_points, minimum=8)
         if not (isinstance(self.noise_std, (int, float)) and math.isfinite(self.noise_std) and self.noise_std >= 0):
             raise ValueError(f"noise_std must be a non-negative finite number, got {self.noise_std!r}")
         return self
@@ -176,7 +178,8 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
         if spec.theorem1:
             from ..theory import theorem1_summary
 
-            rec["theorem1"] = theorem1_summary(model, x[: min(len(x), 64)], batch_size=2048)
+            rec["theorem1"] = theorem1_summary(model, x[: min(len(x), 64)], n_points=spec.theorem1_points,
+                                               batch_size=2048)
         rec.update(
             config=asdict(config), activation=activation_name(config.activation),
             beta=activation_beta(config.activation), seed=config.seed, train=result.as_dict(),
@@ -219,7 +222,10 @@ def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
     and :func:`missing_points` look it up. The training part is ``config.key()``, which resolves ``device="auto"``
     on *this* machine (CPU and GPU weights differ)."""
     # 2: Nyquist EF keeps corner bins; 3: gap_ef_nyquist; 4: tie fraction, tie-broken EF, gradient-form gap
-    return {"train": config.key(), "eval": asdict(spec), "version": 4}
+    ev = asdict(spec)
+    if ev["theorem1_points"] == 512 or not spec.theorem1:  # added later: earlier records keep their keys
+        del ev["theorem1_points"]
+    return {"train": config.key(), "eval": ev, "version": 4}
 
 
 def point_path(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None) -> Path:
@@ -272,7 +278,8 @@ TRAIN_PARAMS = ("dataset", "model", "model_options", "accuracy_cap", "max_epochs
                 "penalty_strength", "penalty_kind", "penalty_cutoff", "penalty_subsample", "n_train")
 
 
-EVAL_PARAMS = ("n_images", "methods", "noise_std", "n_samples", "ig_steps", "n_examples", "theorem1")
+EVAL_PARAMS = ("n_images", "methods", "noise_std", "n_samples", "ig_steps", "n_examples", "theorem1",
+               "theorem1_points")
 
 
 def points_from_params(params: dict[str, Any]) -> list[tuple[TrainConfig, EvalSpec]]:
