@@ -4,4 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} MPLBACKEND=Agg
-exec .venv/bin/python -m pytest -q "$@"
+# two pytest-xdist workers (SPECTRAL_TEST_WORKERS=0: one process); whole modules that share the tiny book, its SLURM
+# sweep and the local cluster stay on one worker (xdist_group "book_and_slurm"), the paper smoke run on the other
+workers=${SPECTRAL_TEST_WORKERS:-2}
+if [ "$workers" = "0" ]; then exec .venv/bin/python -m pytest -q "$@"; fi
+exec .venv/bin/python -m pytest -q -n "$workers" --dist loadgroup "$@"

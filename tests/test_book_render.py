@@ -29,6 +29,10 @@ import book_meta  # noqa: E402
 import book_build  # noqa: E402  (tests/book_build.py)
 from book_build import SCRATCH_STEM, tiny_book  # noqa: E402
 
+# one pytest-xdist worker runs every test of the tiny book, its SLURM sweep and the local cluster (session
+# fixtures shared by these modules: built once, on one cluster); scripts/test.sh runs the suite on two workers
+pytestmark = pytest.mark.xdist_group("book_and_slurm")
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",

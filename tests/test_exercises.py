@@ -29,6 +29,10 @@ import book_links  # noqa: E402
 import build_book  # noqa: E402
 from book_build import copy_repo, tiny_book  # noqa: E402
 
+# one pytest-xdist worker runs every test of the tiny book, its SLURM sweep and the local cluster (session
+# fixtures shared by these modules: built once, on one cluster); scripts/test.sh runs the suite on two workers
+pytestmark = pytest.mark.xdist_group("book_and_slurm")
+
 
 def _sources() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "book").glob("*.md"))

@@ -30,6 +30,10 @@ from spectral_lib.companion.smoke import COUNTS, SMOKE_BATCH, SMOKE_CAP, shrink_
 from spectral_lib.data import dataset_info, load, standins
 from spectral_lib.experiments import memory_plan as mp
 
+# the paper smoke run is one pytest-xdist unit (scripts/test.sh runs two workers), so that it runs beside the
+# tiny book's unit instead of after it
+pytestmark = pytest.mark.xdist_group("paper_smoke")
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 

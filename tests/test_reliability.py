@@ -28,7 +28,7 @@ KILL_CFG = TrainConfig(dataset="digits", activation="spc:1", model_options={"wid
 TRAIN_CHILD = textwrap.dedent("""
     import json, sys
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(sys.argv[3]))  # the parent's: conv sums are split by thread, so weights depend on it
     from spectral_lib.training import TrainConfig, train_or_load
     cfg = TrainConfig(**json.loads(sys.argv[2]))
     print("KEY", cfg.key(), flush=True)
@@ -62,8 +62,8 @@ def test_sigkill_mid_training_then_resume_gives_identical_weights(tmp_path, chil
     models = cache_dir / "models"
     final, partial = models / f"{key}.pt", models / f"{key}.partial.pt"
 
-    proc = subprocess.Popen([sys.executable, str(script), str(cache_dir), json.dumps(dataclasses.asdict(KILL_CFG))],
-                            env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(script), str(cache_dir), json.dumps(dataclasses.asdict(KILL_CFG)),
+                             str(torch.get_num_threads())], env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(partial.exists, proc, timeout=240, what="the first partial checkpoint")
         os.kill(proc.pid, signal.SIGKILL)

@@ -45,6 +45,10 @@ from spectral_lib import cache, sweep  # noqa: E402
 from spectral_lib.companion.profiles import chapter_parameters, chapter_points, chapter_trajectories  # noqa: E402
 from spectral_lib.experiments import missing_points, run_point  # noqa: E402
 
+# one pytest-xdist worker runs every test of the tiny book, its SLURM sweep and the local cluster (session
+# fixtures shared by these modules: built once, on one cluster); scripts/test.sh runs the suite on two workers
+pytestmark = pytest.mark.xdist_group("book_and_slurm")
+
 
 @pytest.fixture
 def jobs_env(monkeypatch):

@@ -21,7 +21,7 @@ from ..checks import check_positive_int
 from ..data import take
 from ..explain import METHODS, explain, parse_method_spec, predict
 from ..nn.activations import activation_beta, activation_name
-from ..nn.layout import fast_layout, in_layout
+from ..nn.layout import fast_execution
 from ..paths import default_cache_dir
 from ..spectral import expected_frequency, explanation_gap, gradient_gap, radial_profile, tie_fraction, to_map
 from ..training import TrainConfig, load_for, train_or_load
@@ -78,15 +78,16 @@ def _explain_in_chunks(name: str, model: torch.nn.Module, x: torch.Tensor, targe
     SmoothGrad's and Integrated Gradients' own chunking bounded too. SmoothGrad is never split by images: its noise
     is drawn for the whole batch, so the result is the one-call result. (N, C, H, W) -> (N, C, H, W)."""
     if name in _LAYOUT_METHODS and x.ndim == 4:
-        with in_layout(model, fast_layout(x.device)):
+        with fast_execution(model, x.device):
             return _explain_chunks(name, model, x, target, options)
     return _explain_chunks(name, model, x, target, options)
 
 
-# Our own gradient methods, run in the CPU's faster layout (spectral_lib.nn.layout): only the summation order inside
+# Our own gradient methods, run the faster way (spectral_lib.nn.layout): max-pooling before a monotone activation (the
+# same function and gradient) and, on the CPU, the channels-last layout, in which only the summation order inside
 # convolutions changes, so a pixel whose gradient goes through a max-pool window with two near-equal inputs may take
 # the other branch (largest change seen: 0.15% of the map's largest value). Captum's hooked methods keep the standard
-# layout.
+# order and layout (their hooks sit on the activation modules).
 _LAYOUT_METHODS = ("vanilla_grad", "smooth_grad")
 
 

@@ -29,9 +29,23 @@ import torch
 from torch import nn
 
 from ..checks import check_choice, check_positive_int
-from .activations import make_activation, swap_activations
+from .activations import GaussianReLU, make_activation, swap_activations
 
-__all__ = ["SimpleCNN", "SkipBNCNN", "MLP", "permute_mlp_inputs", "build_model", "MODEL_NAMES"]
+__all__ = ["SimpleCNN", "SkipBNCNN", "MLP", "permute_mlp_inputs", "build_model", "MODEL_NAMES",
+           "commutes_with_max_pool"]
+
+
+def commutes_with_max_pool(act: nn.Module, pool: nn.Module) -> bool:
+    """Whether ``pool(act(x)) == act(pool(x))`` for every x: ``pool`` is a max-pool and ``act`` a non-decreasing
+    elementwise activation (ReLU, SoftPlus with beta > 0, centred or not, the Gaussian-smoothed ReLU), since the
+    largest input of a window then has the largest output. Pooling first runs the activation on a quarter of the
+    values (2x2 windows), forward and backward; the gradient reaches the same input of each window (for ReLU the
+    results are bit-identical). GELU and SiLU are not monotone, and keep the standard order."""
+    if not isinstance(pool, nn.MaxPool2d):
+        return False
+    if isinstance(act, nn.Softplus):
+        return act.beta > 0
+    return isinstance(act, (nn.ReLU, GaussianReLU))
 
 
 class SimpleCNN(nn.Module):
@@ -79,8 +93,16 @@ class SimpleCNN(nn.Module):
             nn.Flatten(), nn.Linear(ch * h * w, fc), make_activation(activation), nn.Linear(fc, num_classes)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+    pool_first = False  # pool before the activation where they commute (spectral_lib.nn.layout.pooling_first)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, num_classes)
+        if not self.pool_first:
+            return self.classifier(self.features(x))
+        f = self.features
+        for i in range(0, len(f), 3):  # conv, activation, pool
+            conv, act, pool = f[i], f[i + 1], f[i + 2]
+            x = act(pool(conv(x))) if commutes_with_max_pool(act, pool) else pool(act(conv(x)))
+        return self.classifier(x)
 
 
 class _SkipBlock(nn.Module):
@@ -92,10 +114,14 @@ class _SkipBlock(nn.Module):
         self.act = make_activation(activation)
         self.pool = nn.MaxPool2d(2)
 
+    pool_first = False  # as SimpleCNN.pool_first
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.bn(self.conv(x))
         if self.proj is not None:
             y = y + self.proj(x)
+        if self.pool_first and commutes_with_max_pool(self.act, self.pool):
+            return self.act(self.pool(y))
         return self.pool(self.act(y))
 
 

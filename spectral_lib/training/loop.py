@@ -30,7 +30,7 @@ from torch import nn
 
 from .. import cache
 from ..data import Splits, apply_input_condition, gaussian_smooth, load
-from ..nn.layout import fast_layout
+from ..nn.layout import fast_layout, pooling_first
 from ..nn.models import build_model
 from ..paths import default_cache_dir
 from .batches import _batches, accuracy
@@ -170,45 +170,46 @@ def train(
         bar.set_postfix(acc=f"{acc:.3f}")
         return cap_passed(config, acc, epoch_float)
 
-    while not state["cap_reached"] and state["epoch"] < config.max_epochs:
-        model.train()
-        for i, (x, y) in enumerate(_batches(splits.train, config.batch_size, shuffle=True, generator=gen)):
-            x, y = _perturb(x, config, gen).to(device), y.to(device)
-            if x.ndim == 4:
-                x = x.contiguous(memory_format=layout)
-            if config.penalty_strength > 0:
-                loss = penalized_loss(model, x, y, config.penalty_strength, kind=config.penalty_kind,
-                                      cutoff=config.penalty_cutoff, subsample=config.penalty_subsample)
+    with pooling_first(model):  # max-pool before a monotone activation: the same network (spectral_lib.nn.layout)
+        while not state["cap_reached"] and state["epoch"] < config.max_epochs:
+            model.train()
+            for i, (x, y) in enumerate(_batches(splits.train, config.batch_size, shuffle=True, generator=gen)):
+                x, y = _perturb(x, config, gen).to(device), y.to(device)
+                if x.ndim == 4:
+                    x = x.contiguous(memory_format=layout)
+                if config.penalty_strength > 0:
+                    loss = penalized_loss(model, x, y, config.penalty_strength, kind=config.penalty_kind,
+                                          cutoff=config.penalty_cutoff, subsample=config.penalty_subsample)
+                else:
+                    loss = F.cross_entropy(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if config.lr_decay_per == "step":
+                    sched.step()
+                state["step"] += 1
+                last = i == steps_per_epoch - 1
+                if (config.cap_rule == "steps" and config.eval_every and state["step"] % config.eval_every == 0
+                        and not last):
+                    if check_cap(state["epoch"] + (i + 1) / steps_per_epoch):
+                        state["cap_reached"] = True
+                        state["epoch"] += (i + 1) / steps_per_epoch
+                        break
             else:
-                loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if config.lr_decay_per == "step":
-                sched.step()
-            state["step"] += 1
-            last = i == steps_per_epoch - 1
-            if (config.cap_rule == "steps" and config.eval_every and state["step"] % config.eval_every == 0
-                    and not last):
-                if check_cap(state["epoch"] + (i + 1) / steps_per_epoch):
-                    state["cap_reached"] = True
-                    state["epoch"] += (i + 1) / steps_per_epoch
-                    break
-        else:
-            state["epoch"] += 1
-            if config.lr_decay_per == "epoch":
-                sched.step()
-            state["cap_reached"] = check_cap(float(state["epoch"]))
-            if on_epoch is not None:
-                info = EpochInfo(int(state["epoch"]), int(state["step"]), float(state["history"][-1][2]),
-                                 time.perf_counter() - t0, [tuple(h) for h in state["history"]])
-                state.setdefault("epoch_log", []).append(_call_quietly(on_epoch, model, info))
-        bar.update(1)
-        state["seconds"] = time.perf_counter() - t0
-        if checkpoint_path is not None:
-            cache.save(checkpoint_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                         "scheduler": sched.state_dict(), "generator": gen.get_state(),
-                                         "torch_rng": torch.get_rng_state(), "state": state})
+                state["epoch"] += 1
+                if config.lr_decay_per == "epoch":
+                    sched.step()
+                state["cap_reached"] = check_cap(float(state["epoch"]))
+                if on_epoch is not None:
+                    info = EpochInfo(int(state["epoch"]), int(state["step"]), float(state["history"][-1][2]),
+                                     time.perf_counter() - t0, [tuple(h) for h in state["history"]])
+                    state.setdefault("epoch_log", []).append(_call_quietly(on_epoch, model, info))
+            bar.update(1)
+            state["seconds"] = time.perf_counter() - t0
+            if checkpoint_path is not None:
+                cache.save(checkpoint_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                             "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                                             "torch_rng": torch.get_rng_state(), "state": state})
     bar.close()
     model = model.to(memory_format=torch.contiguous_format).eval()
     result = TrainResult(
