@@ -77,7 +77,7 @@ def _explain_in_chunks(name: str, model: torch.nn.Module, x: torch.Tensor, targe
     one call as before; larger ones run image chunk by image chunk (per-sample attributions do not interact), with
     SmoothGrad's and Integrated Gradients' own chunking bounded too. SmoothGrad is never split by images: its noise
     is drawn for the whole batch, so the result is the one-call result. (N, C, H, W) -> (N, C, H, W)."""
-    if name in _LAYOUT_METHODS and x.ndim == 4:
+    if name in _FAST_METHODS and x.ndim == 4:
         with fast_execution(model, x.device):
             return _explain_chunks(name, model, x, target, options)
     return _explain_chunks(name, model, x, target, options)
@@ -88,7 +88,7 @@ def _explain_in_chunks(name: str, model: torch.nn.Module, x: torch.Tensor, targe
 # convolutions changes, so a pixel whose gradient goes through a max-pool window with two near-equal inputs may take
 # the other branch (largest change seen: 0.15% of the map's largest value). Captum's hooked methods keep the standard
 # order and layout (their hooks sit on the activation modules).
-_LAYOUT_METHODS = ("vanilla_grad", "smooth_grad")
+_FAST_METHODS = ("vanilla_grad", "smooth_grad")
 
 
 def _explain_chunks(name: str, model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,
@@ -224,7 +224,7 @@ def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
     on *this* machine (CPU and GPU weights differ)."""
     # 2: Nyquist EF keeps corner bins; 3: gap_ef_nyquist; 4: tie fraction, tie-broken EF, gradient-form gap
     ev = asdict(spec)
-    if ev["theorem1_points"] == 512 or not spec.theorem1:  # added later: earlier records keep their keys
+    if ev["theorem1_points"] == EvalSpec.theorem1_points or not spec.theorem1:  # added later: earlier keys stay
         del ev["theorem1_points"]
     return {"train": config.key(), "eval": ev, "version": 4}
 
