@@ -21,7 +21,9 @@ per-repeat ratios, with their inter-quartile range, so that load from other proc
 * ``train_loop``: :func:`spectral_lib.training.train` against a bare PyTorch loop (the floor) on the same model,
   batch size (256) and in-memory data, for the simple CNN on 1x28x28, 3x32x32 and 3x224x224. Target: >= 0.9x the
   floor's images per second.
+* ``allocator``: the training loop in a fresh subprocess with ``scripts/cpu_env.sh``'s glibc malloc settings against
+  glibc's defaults (SP(1), 3x32x32); weights must be bit-identical. Target: >= 1.05x.
 
 No benchmark is a test: nothing here asserts on time.
 """
-CASES = ("ef", "vanilla", "smooth", "train", "train_loop")
+CASES = ("ef", "vanilla", "smooth", "train", "train_loop", "allocator")

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPECTRAL_SKIP_CHROMIUM=1 SPECTRAL_SKIP_SLURM=1 bash scripts/setup.sh
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+source scripts/cpu_env.sh  # threads and the allocator (measured there)
 export SPECTRAL_LIB_CACHE=${SPECTRAL_LIB_CACHE:-$PWD/.cache}
 export SPECTRAL_BOOK_JOBS=${SPECTRAL_BOOK_JOBS:-2}  # two lanes of chapters side by side (build_book.py --jobs)
 case " $* " in *" --profile "*) exec .venv/bin/python scripts/build_book.py --strict "$@" ;; esac

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} MPLBACKEND=Agg
+source scripts/cpu_env.sh  # threads and the allocator (measured there)
+export MPLBACKEND=Agg
 # two pytest-xdist workers (SPECTRAL_TEST_WORKERS=0: one process); whole modules that share the tiny book, its SLURM
 # sweep and the local cluster stay on one worker (xdist_group "book_and_slurm"), the paper smoke run on the other
 workers=${SPECTRAL_TEST_WORKERS:-2}
