@@ -82,6 +82,7 @@ from spectral_lib.experiments.grids import check_grids, spatial_arms
 from spectral_lib.experiments.spatial import (condition_inputs, condition_permutation, order_table, theorem1_table,
                                               unpermuted_gradient_ef)
 from spectral_lib.spectral import expected_frequency, to_map
+from spectral_lib.theory import tail_mass_resolved
 from spectral_lib.training import TrainConfig, train_or_load
 
 P = companion.parameters(globals())
@@ -219,7 +220,9 @@ measures[measures["measure"].str.startswith(("EF-vs", "relative"))].set_index(
 # As in chapter 3 (VanillaGrad on `theorem1_images` images): the network's **line tail mass** (power above a quarter
 # of the largest frequency along random lines through the inputs: how sharp the network is) against the gradient's
 # spatial **tail slope** and **EF**. The random directions are isotropic, so the line tail mass does not depend on
-# the pixel order; the gradient's spectrum does, and we measure it in both orders.
+# the pixel order; the gradient's spectrum does, and we measure it in both orders. The line spectra are measured in
+# float32; a mass under ten times its rounding floor (`line_floor_mass`, the tail of the float32-minus-float64
+# difference on two lines, chapter 3) is drawn hollow and ranked as one tie at the bottom.
 
 # %% tags=["hide-input"]
 colors = beta_colors(t1["beta"].tolist()) if len(t1) else {}
@@ -230,14 +233,20 @@ for row_axes, arm in zip(axes, arms):
     for ax, ycol, title in [(row_axes[0], "grad_tail_slope", "array order"),
                             (row_axes[1], "image_tail_slope", "image order")]:
         for r in sub.itertuples():
-            ax.scatter(r.line_tail_mass, getattr(r, ycol), color=colors[r.beta], marker=markers[r.condition], s=40)
+            ok = tail_mass_resolved(r.line_tail_mass, r.line_floor_mass)
+            ax.scatter(r.line_tail_mass, getattr(r, ycol), marker=markers[r.condition], s=40,
+                       facecolor=colors[r.beta] if ok else "none", edgecolor=colors[r.beta])
         ax.set_xscale("log"); ax.set_xlabel("line tail mass of the network (log)")
         ax.set_ylabel(f"{vs.ARM_NAMES[arm]}: gradient tail slope ({title})")
     for lab, mk in markers.items():
         row_axes[0].scatter([], [], marker=mk, color="gray", label=lab)
     row_axes[0].legend(fontsize=7); row_axes[0].set_title("markers: condition; colour: β", fontsize=8)
 fig.tight_layout(); plt.show()
-t1_show = t1.assign(**{"log10 line tail mass": np.log10(t1["line_tail_mass"])}).drop(columns=["line_tail_mass"])
+t1_show = t1.assign(**{"log10 line tail mass": np.log10(t1["line_tail_mass"]),
+                        "log10 line floor mass": np.log10(t1["line_floor_mass"]),
+                        "tail resolved": [tail_mass_resolved(m, f) for m, f in zip(t1["line_tail_mass"],
+                                                                                   t1["line_floor_mass"])]}
+                     ).drop(columns=["line_tail_mass", "line_floor_mass"])
 companion.save_table(t1_show.set_index(["arm", "condition", "activation", "seed"]), "theorem1_per_condition")
 measures[~measures["measure"].str.startswith(("EF-vs", "relative"))].set_index(
     ["arm", "measure", "condition", "order"])[["value", "low", "high", "p", "diff", "verdict"]].round(3)

@@ -12,7 +12,7 @@ import pytest
 
 from spectral_lib.experiments import scorecard as sc
 from spectral_lib.experiments import scorecard_rows as rows
-from spectral_lib.experiments.stats import Interval
+from spectral_lib.experiments.stats import Interval, spearman_test
 
 
 def _build(tmp_path, tables: dict[str, pd.DataFrame], dataset="mnist5k", index=False) -> sc.Build:
@@ -143,6 +143,22 @@ def test_theorem1_row_reads_each_pool(tmp_path):
     assert rows.theorem1_max(build).verdict == sc.REPRODUCED  # rho = +1 over 8 networks, p < 0.001
     avg = rows.theorem1_avg(build)
     assert avg.verdict == sc.DOES_NOT_HOLD and avg.value == pytest.approx(-1.0) and "p = " in avg.measure
+
+
+def test_theorem1_row_ranks_masses_below_the_rounding_floor_as_a_tie(tmp_path):
+    # 4 resolved networks (mass and EF rising together) and 4 at the floor whose noise masses run against their EF
+    mass = [-6.0, -5.5, -5.0, -4.5, -7.9, -7.95, -8.0, -8.05]
+    ef = [5.0, 6.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]
+    df = pd.DataFrame({"pool": "avg", "activation": ["relu"] * 4 + ["sp:1"] * 4, "beta": [math.inf] * 4 + [1.0] * 4,
+                       "seed": [0, 1, 2, 3] * 2, "log10 line tail mass": mass, "grad EF x1e5": ef,
+                       "log10 line floor mass": [-9.0] * 4 + [-8.5] * 4})
+    r = rows.theorem1_avg(_build(tmp_path / "a", {"03_theorem1/theorem1_networks": df}))
+    assert r.value == pytest.approx(spearman_test([1e-6, 10 ** -5.5, 1e-5, 10 ** -4.5, 0, 0, 0, 0], ef)["rho"])
+    assert "4 of 8 line tail masses are below float32's rounding floor" in r.detail
+    raw = rows.theorem1_avg(_build(tmp_path / "b", {"03_theorem1/theorem1_networks": df.drop(
+        columns=["log10 line floor mass"])}))  # an older table: ranked as measured, and it says so
+    assert raw.value == pytest.approx(spearman_test(mass, ef)["rho"]) and "no rounding floor" in raw.detail
+    assert raw.value != pytest.approx(r.value)
 
 
 def test_ablations_row_reads_the_wide_table(tmp_path):

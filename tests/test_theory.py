@@ -150,7 +150,8 @@ def test_random_mlp_and_theorem1_summary_run():
     model = build_model("simple_cnn", "relu", (1, 16, 16), 3, width=4, fc=16).eval()
     x = correlated_images(4, 16, 2.0, seed=0)
     out = theory.theorem1_summary(model, x, n_points=64)
-    assert set(out) == {"line_tail_slope", "line_tail_mass", "grad_tail_slope", "grad_ef", "grad_ef_nyquist"}
+    assert set(out) == {"line_tail_slope", "line_tail_mass", "line_floor_mass", "grad_tail_slope", "grad_ef",
+                        "grad_ef_nyquist"}
     assert all(math.isfinite(v) for v in out.values())
     assert 0 < out["line_tail_mass"] < 1 and 0 < out["grad_ef_nyquist"] <= 0.5
 
@@ -285,3 +286,34 @@ def test_theorem1_summary_scores_every_line_with_its_own_images_target():
     # several chunks, some cutting a line in two: the same numbers (the gradient side does not use batch_size)
     out_small = theory.theorem1_summary(model, x, batch_size=1000)
     assert out_small == pytest.approx(out, rel=1e-7)
+
+
+# --- Theorem 1's line spectra: float32's rounding floor ---
+
+
+def _line_net(activation: str, pool: str):
+    from spectral_lib.nn import build_model
+
+    torch.manual_seed(0)
+    return build_model("simple_cnn", activation, (1, 16, 16), 10, depth=1, pool=pool).eval()
+
+
+def test_line_floor_mass_is_the_rounding_noise_of_a_smooth_float32_network():
+    """A smooth network (SP, average pooling) has a line tail far below float32's rounding noise: its float64 tail
+    mass is orders of magnitude under the float32 one, the float32 mass is the noise's (within a factor 3 of the
+    floor, estimated on 2 of the 16 lines), and it is not resolved. A kinked network (ReLU, max-pool) stands clear of
+    its floor, and float32 and float64 then agree. Float64 inputs have no floor to estimate (0)."""
+    x = correlated_images(16, 16, 2.0, seed=0)
+    smooth = _line_net("sp:1", "avg")
+    s32 = theory.theorem1_summary(smooth, x, n_points=256)
+    s64 = theory.theorem1_summary(smooth.double(), x.double(), n_points=256)
+    assert s64["line_floor_mass"] == 0.0 and theory.tail_mass_resolved(s64["line_tail_mass"], 0.0)
+    assert s64["line_tail_mass"] < s32["line_tail_mass"] / 1e3  # float32 measures noise, not the network
+    assert 1 / 3 < s32["line_tail_mass"] / s32["line_floor_mass"] < 3
+    assert not theory.tail_mass_resolved(s32["line_tail_mass"], s32["line_floor_mass"])
+    kinked = _line_net("relu", "max")
+    k32 = theory.theorem1_summary(kinked, x, n_points=256)
+    k64 = theory.theorem1_summary(kinked.double(), x.double(), n_points=256)
+    assert theory.tail_mass_resolved(k32["line_tail_mass"], k32["line_floor_mass"])
+    assert k32["line_tail_mass"] == pytest.approx(k64["line_tail_mass"], rel=0.1)
+    assert k32["line_floor_mass"] == pytest.approx(s32["line_floor_mass"], rel=10)  # the same kind of noise

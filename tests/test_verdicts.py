@@ -153,6 +153,43 @@ def test_theorem1_edge_cases_empty_and_nan():
         "rho(line_tail_mass, grad_ef)", "p(line_tail_mass, grad_ef)"]  # missing columns are skipped
 
 
+def test_ranked_tail_mass_ties_unresolved_masses_at_the_bottom():
+    mass = [1e-6, 2e-8, 3e-8, 5e-7, np.nan]
+    floor = [1e-9, 1e-8, 1e-8, 1e-9, 1e-9]  # 2e-8 and 3e-8 are under 10x their floor
+    values, n_low = vt.ranked_tail_mass(mass, floor)
+    assert n_low == 3 and values[:4].tolist() == [1e-6, 0.0, 0.0, 5e-7] and np.isnan(values[4])
+    assert vt.ranked_tail_mass(mass, floor, factor=1.0)[1] == 1  # the factor sets "resolved" (NaN never is)
+    # an unresolved mass that measures above a resolved one: the tie would misorder them, so no ranking at all
+    values, n_low = vt.ranked_tail_mass([1e-6, 2e-6], [1e-9, 1e-6])
+    assert n_low == 1 and np.isnan(values).all()
+    # no floor column (an older table): the masses as measured
+    assert vt.ranked_tail_mass(mass[:4], None)[0].tolist() == mass[:4]
+    with pytest.raises(ValueError, match="floor must have the shape"):
+        vt.ranked_tail_mass(mass, floor[:2])
+
+
+def test_theorem1_correlation_ranks_rounding_noise_as_a_tie():
+    # the avg-pool case of chapter 3: three ReLU networks resolved, nine SP networks at the rounding floor whose
+    # measured masses are noise in the opposite order to their gradient slopes
+    df = _t1("avg", [0, 1, 2])
+    sp = df["activation"] != "ReLU"
+    df["line_floor_mass"] = np.where(sp, 1e-8, 1e-10)
+    df.loc[sp, "line_tail_mass"] = np.linspace(3e-8, 1e-8, int(sp.sum()))  # noise, reversed against the slope
+    raw = spearman(df["line_tail_mass"], df["grad_tail_slope"])
+    table = vt.correlation_table(df, "pool")
+    ranked = np.where(sp, 0.0, df["line_tail_mass"])
+    assert table.loc["avg", "below floor"] == 9
+    assert table.loc["avg", "rho(line_tail_mass, grad_tail_slope)"] == pytest.approx(
+        spearman(ranked, df["grad_tail_slope"]))
+    assert table.loc["avg", "rho(line_tail_mass, grad_tail_slope)"] != pytest.approx(raw)
+    text = vt.theorem1_sentences(df)
+    assert "9 of 12 line tail masses (SP(0.3), SP(1), SP(5)) are below float32's rounding floor" in text
+    assert "1.0e-05 to 1.6e-05" in text  # the span is the resolved masses' only
+    # every network below the floor: a constant side, so the run cannot tell
+    df["line_floor_mass"] = 1.0
+    assert vt.theorem1_verdict(df).startswith(CANNOT_TELL)
+
+
 # ---------------------------------------------------------------------------------------------- chapter 6
 def _abl_rec(act, seed, ef, config=None):
     return {"activation": act, "seed": seed, "config": {"activation": act, "seed": seed, "lr": 1e-3,

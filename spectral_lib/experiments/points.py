@@ -226,6 +226,8 @@ def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
     ev = asdict(spec)
     if ev["theorem1_points"] == EvalSpec.theorem1_points or not spec.theorem1:  # added later: earlier keys stay
         del ev["theorem1_points"]
+    if spec.theorem1:  # 2: the Theorem 1 numbers include line_floor_mass (records without Theorem 1 keep their keys)
+        ev["theorem1_version"] = 2
     return {"train": config.key(), "eval": ev, "version": 4}
 
 

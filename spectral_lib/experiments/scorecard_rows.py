@@ -18,7 +18,9 @@ import numpy as np
 from .scorecard import (CANNOT_TELL, Build, Row, correlation_row, correlation_verdict, interval_row,
                         interval_verdict, not_computed)
 from .scorecard_tables import _boot_rhos, _col, _geomean_ratio_over_settings, networks, rho_over_seeds
+from ..theory import LINE_FLOOR_FACTOR
 from .stats import Interval, bootstrap_ratio_ci, spearman_test
+from .verdicts_theorem1 import ranked_tail_mass
 
 __all__ = ["ROWS", "NEEDS", "networks", "rho_over_seeds"]
 
@@ -26,7 +28,7 @@ NETWORK_COLUMNS = "activation, beta, seed, cap_reached, ef_paper (one row per ne
 NEEDS = {
     "lemma1": "02_lemma1/activation_tail_mass.csv: activation, beta, 'tail mass ...' (first such column)",
     "theorem1": "03_theorem1/theorem1_networks.csv: pool, activation, beta, seed, 'log10 line tail mass', "
-                "'grad EF x1e5'",
+                "'grad EF x1e5' (and 'log10 line floor mass', the rounding floor)",
     "ef_beta_mnist": f"04_ef_vs_beta/ef_vs_beta_networks.csv: {NETWORK_COLUMNS}",
     "ef_beta_cifar": f"07_cifar10/cifar10_ef_vs_beta.csv: {NETWORK_COLUMNS}",
     "gap": "05_explanation_gap/gap_networks.csv (or faithfulness.csv): activation, beta, seed, method, ef_paper, "
@@ -96,10 +98,18 @@ def _theorem1(build: Build, base: dict, pool: str) -> Row:
     d = df[df["pool"] == pool]
     if len(d) == 0:
         return not_computed(base, f"{NEEDS['theorem1']} with rows for pool {pool!r}")
-    r = correlation_row(base, d[_col(d, "log10 line tail mass")], d[_col(d, "grad EF x1e5", "grad_ef")],
+    mass = 10.0 ** d[_col(d, "log10 line tail mass")].to_numpy(float)
+    floor = (10.0 ** d["log10 line floor mass"].to_numpy(float)) if "log10 line floor mass" in d else None
+    ranked, n_low = ranked_tail_mass(mass, floor)
+    r = correlation_row(base, ranked, d[_col(d, "grad EF x1e5", "grad_ef")],
                         "positive", "(line tail mass, VanillaGrad EF) over networks")
-    return replace(r, detail="A correlation over networks: n and the exact p-value instead of an "
-                                          "interval.")
+    note = "A correlation over networks: n and the exact p-value instead of an interval."
+    if n_low:
+        note += (f" {n_low} of {len(d)} line tail masses are below float32's rounding floor (under "
+                 f"{LINE_FLOOR_FACTOR:g}x its tail mass) and are ranked as one tie at the bottom.")
+    if floor is None:
+        note += " The table has no rounding floor ('log10 line floor mass'): the masses are ranked as measured."
+    return replace(r, detail=note)
 
 
 @row("Theorem 1 (max-pool CNN)",

@@ -6,7 +6,9 @@ Theorem 1's link in two forms) is stated on its own, per architecture arm and in
 interval over the networks (resampled within each activation, so that every β keeps its number of seeds) and, for
 rank correlations, n and a p-value. A measure is "weaker" (or "stronger") under a condition than on natural inputs
 only when the interval of the difference excludes zero; otherwise the run cannot tell. Every measure is signed so
-that positive is the paper's direction (a smoother network, a simpler explanation)."""
+that positive is the paper's direction (a smoother network, a simpler explanation). Line tail masses below their
+float32 rounding floor are ranked as one tie at the bottom
+(:func:`spectral_lib.experiments.verdicts_theorem1.with_ranked_tail_mass`)."""
 from __future__ import annotations
 
 import math
@@ -17,6 +19,7 @@ import numpy as np
 from .stats import (Interval, bootstrap_diff_ci, bootstrap_mean_ci, bootstrap_ratio_ci, bootstrap_rows_ci,
                     ls_slope, spearman_test)
 from .verdicts import CANNOT_TELL, evidence_word, fmt, interval_verdict, rho_text, why_undecided
+from .verdicts_theorem1 import with_ranked_tail_mass
 
 __all__ = ["Measure", "MEASURES", "measure_table", "measure_sentences", "beta_effect_sentences", "orders_sentences",
            "smoothgrad_gap_sentences", "neighbour_sentence", "relative_slope", "ARM_NAMES"]
@@ -101,6 +104,7 @@ def _views(orders, t1, arm: str, measure: Measure):
     else:
         sub = t1[t1["arm"] == arm]
         for cond, g in sub.groupby("condition", sort=False):
+            g, _ = with_ranked_tail_mass(g)  # unresolved line tail masses: one tie at the bottom
             out[cond, "array"] = g[[measure.x, measure.y]].to_numpy(float), g["beta"].tolist()
             image_y = _IMAGE_COLUMNS.get(measure.y)
             if image_y and not np.allclose(g[image_y].to_numpy(float), g[measure.y].to_numpy(float), equal_nan=True):

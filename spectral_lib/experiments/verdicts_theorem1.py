@@ -2,7 +2,13 @@
 chapter share: per group of networks (a pooling type, an input condition), Spearman's rho between the network's
 line tail mass and its gradient's spatial tail (slope, EF), with n and an exact or t-approximate p-value
 (:func:`spectral_lib.experiments.stats.spearman_test`). A correlation is "borne out" only with p < 0.05; with 4
-networks the smallest possible p is 1/12, so one seed of 4 activations can never support the theorem or refute it."""
+networks the smallest possible p is 1/12, so one seed of 4 activations can never support the theorem or refute it.
+
+The line tail mass is measured in float32 and has a rounding floor (``line_floor_mass``,
+:func:`spectral_lib.theory.theorem1_summary`). A smooth network's true tail can lie below it, and then the measured
+mass ranks rounding noise. Before any correlation, :func:`ranked_tail_mass` puts every unresolved mass (below
+:data:`~spectral_lib.theory.LINE_FLOOR_FACTOR` times its floor) in one tie below every resolved mass: it is known only
+to be small, not how small."""
 from __future__ import annotations
 
 import math
@@ -10,10 +16,12 @@ from typing import Sequence
 
 import numpy as np
 
+from ..theory import LINE_FLOOR_FACTOR, tail_mass_resolved
 from .stats import spearman_test
 from .verdicts import CANNOT_TELL, evidence_word, rho_text
 
-__all__ = ["THEOREM1_PAIRS", "correlation_table", "theorem1_sentences", "theorem1_verdict"]
+__all__ = ["THEOREM1_PAIRS", "correlation_table", "theorem1_sentences", "theorem1_verdict", "ranked_tail_mass",
+           "with_ranked_tail_mass"]
 
 # (x column, y column, words): the pairs Theorem 1 predicts to rank together (all positive in the paper's direction)
 THEOREM1_PAIRS = (
@@ -24,22 +32,57 @@ THEOREM1_PAIRS = (
 )
 
 
+def ranked_tail_mass(mass: Sequence[float], floor: Sequence[float] | None,
+                     factor: float = LINE_FLOOR_FACTOR) -> tuple[np.ndarray, int]:
+    """Line tail masses made fit for ranking: ``(values, n_unresolved)``. A mass resolved above its rounding floor
+    (:func:`~spectral_lib.theory.tail_mass_resolved`) is kept; every unresolved one becomes 0, one tie below all the
+    resolved ones (its measured value is rounding noise; the true mass is at most about that). If an unresolved mass
+    measures above a resolved one, that tie would misorder them, so every value is NaN (no ranking can be made).
+    ``floor=None`` (a table from before the floor was measured): the masses as given, 0 unresolved. NaN masses stay
+    NaN and count as unresolved."""
+    m = np.asarray(mass, dtype=float)
+    if floor is None:
+        return m.copy(), 0
+    f = np.asarray(floor, dtype=float)
+    if f.shape != m.shape:
+        raise ValueError(f"floor must have the shape of mass {m.shape}, got {f.shape}")
+    ok = np.array([tail_mass_resolved(a, b, factor) for a, b in zip(m, f)], dtype=bool)
+    out = np.where(ok, m, 0.0)
+    out[np.isnan(m)] = np.nan
+    low = m[~ok & np.isfinite(m)]
+    if ok.any() and len(low) and low.max() > m[ok].min():
+        out[:] = np.nan
+    return out, int((~ok).sum())
+
+
+def with_ranked_tail_mass(df):
+    """``df`` with ``line_tail_mass`` replaced by :func:`ranked_tail_mass` of it and ``line_floor_mass`` (if that
+    column exists), computed within the rows given (one group of networks). Returns (a copy, n_unresolved)."""
+    if "line_tail_mass" not in df:
+        return df, 0
+    floor = df["line_floor_mass"].to_numpy(float) if "line_floor_mass" in df else None
+    values, n_low = ranked_tail_mass(df["line_tail_mass"].to_numpy(float), floor)
+    return df.assign(line_tail_mass=values), n_low
+
+
 def correlation_table(df, by: str, pairs: Sequence[tuple[str, str, str]] = THEOREM1_PAIRS):
     """Per value of column ``by`` of ``df`` (one row per network): ``networks`` and, per pair ``(x, y, words)`` of
     ``pairs``, columns ``"rho(x, y)"`` and ``"p(x, y)"`` (:func:`spearman_test`; NaN for a constant side or one
-    network). Pairs whose columns are missing are skipped. Returns a DataFrame indexed by ``by`` (empty for empty
-    ``df``)."""
+    network), the line tail mass ranked as :func:`with_ranked_tail_mass` does (``below floor``: how many networks'
+    masses are unresolved). Pairs whose columns are missing are skipped. Returns a DataFrame indexed by ``by``
+    (empty for empty ``df``)."""
     import pandas as pd
 
     rows = []
     for key, sub in df.groupby(by, sort=False):
-        row = {by: key, "networks": int(len(sub))}
+        sub, n_low = with_ranked_tail_mass(sub)
+        row = {by: key, "networks": int(len(sub)), "below floor": n_low}
         for x, y, _ in pairs:
             if x in sub and y in sub:
                 r = spearman_test(sub[x].to_numpy(float), sub[y].to_numpy(float))
                 row[f"rho({x}, {y})"], row[f"p({x}, {y})"] = r["rho"], r["p"]
         rows.append(row)
-    cols = [by, "networks"] + [f"{k}({x}, {y})" for x, y, _ in pairs for k in ("rho", "p")
+    cols = [by, "networks", "below floor"] + [f"{k}({x}, {y})" for x, y, _ in pairs for k in ("rho", "p")
                               if x in df and y in df]
     return pd.DataFrame(rows, columns=cols).set_index(by)
 
@@ -52,10 +95,24 @@ def _span(values: np.ndarray) -> str:
     return f"; the line tail mass spans {lo:.1e} to {hi:.1e} ({math.log10(hi / lo):.1f} decades)"
 
 
+def _floor_clause(raw, n_low: int, ranked: np.ndarray) -> str:
+    """What the rounding floor did to one group's line tail masses, in words ("" when every mass is resolved)."""
+    if not n_low:
+        return ""
+    if np.isnan(ranked).all():
+        return (f"; {n_low} of {len(raw)} line tail masses are below float32's rounding floor and one of them measures "
+                "above a resolved mass, so the masses cannot be ranked")
+    acts = ", ".join(sorted(raw.loc[~(ranked > 0), "activation"].astype(str).unique()))
+    return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below float32's rounding floor (under "
+            f"{LINE_FLOOR_FACTOR:g}x the tail mass of the rounding noise) and are ranked as one tie below the "
+            "resolved ones")
+
+
 def theorem1_verdict(sub, x: str = "line_tail_mass", y: str = "grad_tail_slope") -> str:
     """Whether one group of networks (``sub``: one row per network) bears out Theorem 1's link between ``x`` and
     ``y``: "borne out" (rho > 0, p < 0.05), "contradicted" (rho < 0, p < 0.05) or the run cannot tell (with the
-    reason)."""
+    reason). The line tail mass is ranked as :func:`with_ranked_tail_mass` does."""
+    sub, _ = with_ranked_tail_mass(sub)
     r = spearman_test(sub[x].to_numpy(float), sub[y].to_numpy(float)) if len(sub) else {
         "rho": math.nan, "p": math.nan, "n": 0}
     return evidence_word(r, "borne out", "contradicted")
@@ -64,24 +121,27 @@ def theorem1_verdict(sub, x: str = "line_tail_mass", y: str = "grad_tail_slope")
 def theorem1_sentences(df, by: str = "pool", label: str = "{}-pool CNN") -> str:
     """The Theorem 1 chapter's "This run" paragraph: per group (``by``: the pooling type), the number of networks
     and seeds, each pair of :data:`THEOREM1_PAIRS` as "ρ = +0.80 (n = 12, p = 0.002)" and the verdict on the theorem's
-    link (line tail mass vs gradient tail slope, :func:`theorem1_verdict`); the span of the line tail mass.
+    link (line tail mass vs gradient tail slope, :func:`theorem1_verdict`); the span of the resolved line tail
+    masses and how many are below the rounding floor (:func:`with_ranked_tail_mass`).
 
     ``df``: one row per kept network with ``by``, ``activation``, ``seed``, ``beta`` (inf for ReLU),
-    ``line_tail_mass``, ``grad_tail_slope``, ``grad_ef``, ``grad_ef_nyquist``. Empty ``df``: says that no network
-    passed the cap."""
+    ``line_tail_mass``, ``grad_tail_slope``, ``grad_ef``, ``grad_ef_nyquist`` and, optionally, ``line_floor_mass``.
+    Empty ``df``: says that no network passed the cap."""
     if df is None or not len(df):
         return "**This run.** No network passed the cap: nothing to correlate."
     lines = []
-    for key, sub in df.groupby(by, sort=False):
-        n_act, n_seed = sub["activation"].nunique(), sub["seed"].nunique()
+    for key, raw in df.groupby(by, sort=False):
+        n_act, n_seed = raw["activation"].nunique(), raw["seed"].nunique()
+        sub, n_low = with_ranked_tail_mass(raw)
         parts = []
         for x, y, words in THEOREM1_PAIRS:
             text, _ = rho_text(sub[x].to_numpy(float), sub[y].to_numpy(float))
             parts.append(f"between {words} {text}")
-        verdict = theorem1_verdict(sub)
-        span = _span(sub["line_tail_mass"].to_numpy(float))
+        verdict = theorem1_verdict(raw)
+        resolved = sub["line_tail_mass"].to_numpy(float)
         lines.append(f"* **{label.format(key)}** ({len(sub)} networks: {n_act} activations x {n_seed} seed"
-                     f"{'s' if n_seed != 1 else ''}): " + "; ".join(parts) + span
+                     f"{'s' if n_seed != 1 else ''}): " + "; ".join(parts) + _span(resolved)
+                     + _floor_clause(raw, n_low, resolved)
                      + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**.")
     undecided = [k for k, s in df.groupby(by, sort=False) if theorem1_verdict(s).startswith(CANNOT_TELL)]
     tail = ""
