@@ -301,7 +301,7 @@ def _line_net(activation: str, pool: str):
 def test_line_floor_mass_is_the_rounding_noise_of_a_smooth_float32_network():
     """A smooth network (SP, average pooling) has a line tail far below float32's rounding noise: its float64 tail
     mass is orders of magnitude under the float32 one, the float32 mass is the noise's (within a factor 3 of the
-    floor, estimated on 2 of the 16 lines), and it is not resolved. A kinked network (ReLU, max-pool) stands clear of
+    floor, estimated on 1 of the 16 lines), and it is not resolved. A kinked network (ReLU, max-pool) stands clear of
     its floor, and float32 and float64 then agree. Float64 inputs have no floor to estimate (0)."""
     x = correlated_images(16, 16, 2.0, seed=0)
     smooth = _line_net("sp:1", "avg")
