@@ -5,7 +5,9 @@
 #   bash scripts/book.sh --profile paper --smoke   # every chapter on stand-in data, shrunk counts, time and memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SPECTRAL_SKIP_CHROMIUM=1 SPECTRAL_SKIP_SLURM=1 bash scripts/setup.sh
+# the book needs no SLURM; Chromium only for the PDF (installed beside pip, see setup.sh)
+case " $* " in *" --no-pdf "*) export SPECTRAL_SKIP_CHROMIUM=1 ;; esac
+SPECTRAL_SKIP_SLURM=1 bash scripts/setup.sh
 source scripts/cpu_env.sh  # threads and the allocator (measured there)
 export SPECTRAL_LIB_CACHE=${SPECTRAL_LIB_CACHE:-$PWD/.cache}
 export SPECTRAL_BOOK_JOBS=${SPECTRAL_BOOK_JOBS:-2}  # two lanes of chapters side by side (build_book.py --jobs)
