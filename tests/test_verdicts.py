@@ -185,9 +185,13 @@ def test_theorem1_correlation_ranks_rounding_noise_as_a_tie():
     text = vt.theorem1_sentences(df)
     assert "9 of 12 line tail masses (SP(0.3), SP(1), SP(5)) are below float32's rounding floor" in text
     assert "1.0e-05 to 1.6e-05" in text  # the span is the resolved masses' only
-    # every network below the floor: a constant side, so the run cannot tell
+    # every network below the floor: a constant side, so the run cannot tell, and says that precision, not more
+    # networks, is missing
     df["line_floor_mass"] = 1.0
     assert vt.theorem1_verdict(df).startswith(CANNOT_TELL)
+    text = vt.theorem1_sentences(df)
+    assert "all 12 line tail masses are below float32's rounding floor" in text and "in float64" in text
+    assert "more networks (seeds or activations) are needed" not in text
 
 
 # ---------------------------------------------------------------------------------------------- chapter 6

@@ -102,6 +102,9 @@ def _floor_clause(raw, n_low: int, ranked: np.ndarray) -> str:
     if np.isnan(ranked).all():
         return (f"; {n_low} of {len(raw)} line tail masses are below float32's rounding floor and one of them measures "
                 "above a resolved mass, so the masses cannot be ranked")
+    if n_low == len(raw):
+        return (f"; all {n_low} line tail masses are below float32's rounding floor (under {LINE_FLOOR_FACTOR:g}x the "
+                "tail mass of the rounding noise), so the run cannot rank these networks by their line tails")
     acts = ", ".join(sorted(raw.loc[~(ranked > 0), "activation"].astype(str).unique()))
     return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below float32's rounding floor (under "
             f"{LINE_FLOOR_FACTOR:g}x the tail mass of the rounding noise) and are ranked as one tie below the "
@@ -144,9 +147,13 @@ def theorem1_sentences(df, by: str = "pool", label: str = "{}-pool CNN") -> str:
                      + _floor_clause(raw, n_low, resolved)
                      + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**.")
     undecided = [k for k, s in df.groupby(by, sort=False) if theorem1_verdict(s).startswith(CANNOT_TELL)]
+    floored = [k for k, s in df.groupby(by, sort=False) if with_ranked_tail_mass(s)[1] == len(s)]
     tail = ""
-    if undecided:
+    if [k for k in undecided if k not in floored]:
         tail = ("\n\nWhere the run cannot tell, more networks (seeds or activations) are needed: a rank correlation "
                 "over n networks is evidence only when its p-value is small, and with few networks even a perfect "
                 "ordering is not.")
+    if floored:
+        tail += ("\n\nWhere every line tail is below the rounding floor, more networks do not help: those tails need "
+                 "the line spectra in float64.")
     return "**This run.**\n\n" + "\n".join(lines) + tail
