@@ -45,8 +45,9 @@
 # **Float32's rounding floor.** The networks compute in float32, and a function evaluated in float32 carries
 # rounding noise of about $10^{-7}$ of its size at every point, with a flat (white) spectrum. A smooth network's true
 # line tail can lie far below that noise, and then the measured tail mass is the noise's, not the network's. So
-# `theorem1_summary` also evaluates the first line with a float64 copy of the network and reports the tail
-# mass of the difference (**line floor mass**). A line tail mass counts as *resolved* only at ten times its floor
+# `theorem1_summary` also evaluates one line, the one with the largest values (rounding noise grows with them),
+# with a float64 copy of the network and reports the tail mass of the difference (**line floor mass**), an estimate
+# that errs high. A line tail mass counts as *resolved* only at ten times its floor
 # (`spectral_lib.theory.tail_mass_resolved`); the unresolved ones are known only to be small, so the correlations
 # rank them as one tie below every resolved network (`experiments.verdicts_theorem1.ranked_tail_mass`), and the
 # figure draws them hollow.

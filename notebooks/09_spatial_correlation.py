@@ -222,7 +222,9 @@ measures[measures["measure"].str.startswith(("EF-vs", "relative"))].set_index(
 # spatial **tail slope** and **EF**. The random directions are isotropic, so the line tail mass does not depend on
 # the pixel order; the gradient's spectrum does, and we measure it in both orders. The line spectra are measured in
 # float32; a mass under ten times its rounding floor (`line_floor_mass`, the tail of the float32-minus-float64
-# difference on one line, chapter 3) is drawn hollow and ranked as one tie at the bottom.
+# difference on the line of largest values, chapter 3) is drawn hollow and ranked as one tie at the bottom; where
+# every network of an arm and condition is below it, its Theorem-1 measures read *not measured*, since float32
+# cannot rank those networks.
 
 # %% tags=["hide-input"]
 colors = beta_colors(t1["beta"].tolist()) if len(t1) else {}

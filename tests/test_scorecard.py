@@ -159,6 +159,9 @@ def test_theorem1_row_ranks_masses_below_the_rounding_floor_as_a_tie(tmp_path):
         columns=["log10 line floor mass"])}))  # an older table: ranked as measured, and it says so
     assert raw.value == pytest.approx(spearman_test(mass, ef)["rho"]) and "no rounding floor" in raw.detail
     assert raw.value != pytest.approx(r.value)
+    every = df.assign(**{"log10 line floor mass": 0.0})  # every mass under its floor: not measured, not a number
+    e = rows.theorem1_avg(_build(tmp_path / "c", {"03_theorem1/theorem1_networks": every}))
+    assert e.verdict == sc.CANNOT_TELL and not np.isfinite(e.value) and "correlation is not measured" in e.detail
 
 
 def test_ablations_row_reads_the_wide_table(tmp_path):

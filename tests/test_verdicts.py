@@ -323,6 +323,27 @@ def test_measure_table_states_weaker_only_when_the_difference_excludes_zero():
     assert "measures are" not in text and "borne out" not in text  # no tally, no vote
 
 
+def test_measure_table_says_when_float32_does_not_resolve_the_line_tails():
+    # the MLP arm of the quick build: every line tail mass at its rounding floor, so Theorem 1's measures are not
+    # measured (not "undefined: too few networks"); the CNN arm, resolved, is unchanged by the floor column
+    orders = _orders({"natural": up, "permuted": up})
+    mlp = _t1_spatial({"natural": up, "permuted": up}, arm="mlp").assign(line_floor_mass=1.0)
+    cnn = _t1_spatial({"natural": up, "permuted": up}).assign(line_floor_mass=1e-12)
+    table = vs.measure_table(orders, pd.concat([cnn, mlp], ignore_index=True))
+    link = "Theorem 1's link: rank correlation of line tail mass and gradient tail slope"
+    m = table[(table["arm"] == "mlp") & (table["measure"] == link)]
+    assert (m["below floor"] == 9).all() and m["value"].isna().all()
+    c = table[(table["arm"] == "cnn") & (table["measure"] == link)].set_index("condition")
+    assert (c["below floor"] == 0).all()
+    assert c.loc["natural", "value"] == pytest.approx(vs.measure_table(orders, cnn.drop(columns="line_floor_mass"))
+                                                      .set_index(["measure", "condition"]).loc[(link, "natural"),
+                                                                                               "value"])
+    text = vs.measure_sentences(table)
+    mlp_line = next(line for line in text.split("\n") if line.startswith(f"* **MLP, {link}"))
+    assert "not measured (all 9 line tail masses below float32's rounding floor)" in mlp_line
+    assert "float32 does not resolve these line tails" in mlp_line and "too few networks" not in mlp_line
+
+
 def test_measure_table_one_seed_and_empty():
     table = vs.measure_table(_orders({"natural": up, "permuted": flat}, seeds=(0,)), _t1_spatial({}, seeds=(0,)))
     perm = table[(table["condition"] == "permuted")].iloc[0]

@@ -104,7 +104,10 @@ def _theorem1(build: Build, base: dict, pool: str) -> Row:
     r = correlation_row(base, ranked, d[_col(d, "grad EF x1e5", "grad_ef")],
                         "positive", "(line tail mass, VanillaGrad EF) over networks")
     note = "A correlation over networks: n and the exact p-value instead of an interval."
-    if n_low:
+    if n_low == len(d):
+        note += (f" All {n_low} line tail masses are below float32's rounding floor (under {LINE_FLOOR_FACTOR:g}x its "
+                 "tail mass): float32 cannot rank these networks, so the correlation is not measured.")
+    elif n_low:
         note += (f" {n_low} of {len(d)} line tail masses are below float32's rounding floor (under "
                  f"{LINE_FLOOR_FACTOR:g}x its tail mass) and are ranked as one tie at the bottom.")
     if floor is None:

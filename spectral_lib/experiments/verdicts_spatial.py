@@ -92,24 +92,29 @@ _IMAGE_COLUMNS = {"grad_tail_slope": "image_tail_slope", "grad_ef": "image_ef"}
 
 
 def _views(orders, t1, arm: str, measure: Measure):
-    """(condition, order) -> (n, 2) rows and their beta labels, for one arm and measure."""
-    out = {}
+    """(condition, order) -> (n, 2) rows and their beta labels, for one arm and measure; and (condition, order) ->
+    how many of the rows' line tail masses are below their rounding floor (0 for other measures)."""
+    out, low = {}, {}
     table = orders if measure.table == "orders" else t1
     if table is None or not {"arm", "condition", "beta", measure.x, measure.y} <= set(table.columns):
-        return out
+        return out, low
     if measure.table == "orders":
         sub = orders[orders["arm"] == arm]
         for (cond, order), g in sub.groupby(["condition", "order"], sort=False):
             out[cond, order] = g[[measure.x, measure.y]].to_numpy(float), g["beta"].tolist()
+            low[cond, order] = 0
     else:
         sub = t1[t1["arm"] == arm]
         for cond, g in sub.groupby("condition", sort=False):
-            g, _ = with_ranked_tail_mass(g)  # unresolved line tail masses: one tie at the bottom
+            g, n_low = with_ranked_tail_mass(g)  # unresolved line tail masses: one tie at the bottom
+            n_low = n_low if "line_tail_mass" in (measure.x, measure.y) else 0
             out[cond, "array"] = g[[measure.x, measure.y]].to_numpy(float), g["beta"].tolist()
+            low[cond, "array"] = n_low
             image_y = _IMAGE_COLUMNS.get(measure.y)
             if image_y and not np.allclose(g[image_y].to_numpy(float), g[measure.y].to_numpy(float), equal_nan=True):
                 out[cond, "image"] = g[[measure.x, image_y]].to_numpy(float), g["beta"].tolist()
-    return out
+                low[cond, "image"] = n_low
+    return out, low
 
 
 def _difference(stat, a: tuple, b: tuple, seed: int = 0) -> Interval:
@@ -129,23 +134,25 @@ def measure_table(orders, t1, natural: str = "natural", measures: Sequence[Measu
     """Every measure per arm, condition and pixel order, with its interval and, for rank correlations, its p-value;
     and for every condition other than ``natural`` the difference from the natural condition with its interval and
     the verdict ("weaker", "stronger" or the run cannot tell). Columns: arm, measure, condition, order, networks,
-    value, low, high, seeds (per activation, the fewest), p, diff, diff_low, diff_high, verdict. ``orders``/``t1``: the chapter's per-network tables (either
+    below floor (line tail masses under their rounding floor, ranked as one tie), value, low, high, seeds (per
+    activation, the fewest), p, diff, diff_low, diff_high, verdict. ``orders``/``t1``: the chapter's per-network tables (either
     may be empty)."""
     import pandas as pd
 
-    cols = ["arm", "measure", "condition", "order", "networks", "value", "low", "high", "seeds", "p", "diff",
-            "diff_low", "diff_high", "verdict"]
+    cols = ["arm", "measure", "condition", "order", "networks", "below floor", "value", "low", "high", "seeds", "p",
+            "diff", "diff_low", "diff_high", "verdict"]
     rows = []
     arms = list(dict.fromkeys(list(orders.get("arm", [])) + list(t1.get("arm", []))))
     for arm in arms:
         for m in measures:
-            views = _views(orders, t1, arm, m)
+            views, below = _views(orders, t1, arm, m)
             ref = views.get((natural, "array"))
             for (cond, order), (data, betas) in views.items():
                 iv = bootstrap_rows_ci(m.stat, data, betas, vectorized=True)
                 p = spearman_test(data[:, 0], data[:, 1])["p"] if m.rank else math.nan
                 row = {"arm": arm, "measure": m.words, "condition": cond, "order": order,
-                       "networks": int((~np.isnan(data).any(axis=1)).sum()), "value": iv.value,
+                       "networks": int((~np.isnan(data).any(axis=1)).sum()), "below floor": below[cond, order],
+                       "value": iv.value,
                        "low": iv.low, "high": iv.high, "seeds": iv.n, "p": p, "diff": math.nan, "diff_low": math.nan,
                        "diff_high": math.nan, "verdict": ""}
                 if ref is not None and cond != natural:
@@ -167,8 +174,11 @@ def _signed(iv: Interval) -> str:
 
 
 def _value_text(row) -> str:
+    low = int(row.get("below floor", 0) or 0)
+    if low and low >= int(row["networks"]):
+        return f"not measured (all {low} line tail masses below float32's rounding floor)"
     text = _signed(Interval(row["value"], row["low"], row["high"], int(row["seeds"])))
-    extra = f"{int(row['networks'])} networks"
+    extra = f"{int(row['networks'])} networks" + (f", {low} below the rounding floor, tied" if low else "")
     if np.isfinite(row["p"]):
         extra += f", p = {'< 0.001' if row['p'] < 0.001 else format(row['p'], '.2g')}"
     return f"{text} ({extra})"
@@ -186,7 +196,10 @@ def measure_sentences(table, natural: str = "natural") -> str:
         for row in sub.to_dict("records"):
             where = row["condition"] + ("" if row["condition"] == natural else f" ({row['order']} order)")
             part = f"{where} {_value_text(row)}"
-            if row["verdict"]:
+            floored = int(row.get("below floor", 0) or 0) >= int(row["networks"]) > 0
+            if row["verdict"] and floored:
+                part += ": **the run cannot tell (float32 does not resolve these line tails)**"
+            elif row["verdict"]:
                 d = _signed(Interval(row["diff"], row["diff_low"], row["diff_high"], int(row["seeds"])))
                 verdict = row["verdict"] if not row["verdict"].startswith(CANNOT_TELL) else \
                     f"{CANNOT_TELL} whether it weakens{row['verdict'][len(CANNOT_TELL):]}"
