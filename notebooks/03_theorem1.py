@@ -144,8 +144,8 @@ companion.save_table(corr, "theorem1_correlations").round(3)
 # activation. It also makes the network so smooth that float32 may not see its line tail at all: where the sentences
 # above put an average-pool network below the rounding floor, its tail is *not measured*, which is not the same as
 # absent, and a correlation over such networks says nothing about the theorem. Measuring those tails needs the line
-# spectra in float64 (`theorem1_summary(model.double(), x.double())`), at several times the cost, which the quick
-# profile does not pay.
+# spectra in float64 (`theorem1_summary(copy.deepcopy(model).double(), x.double())`), at several times the cost,
+# which the quick profile does not pay.
 #
 # **Compared with the paper.** The paper states the link for trained networks on images and demonstrates it with
 # spectra per $\beta$. Our quick profile uses 28x28 digits, four activations and three seeds, so each correlation

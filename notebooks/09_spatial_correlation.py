@@ -251,7 +251,8 @@ t1_show = t1.assign(**{"log10 line tail mass": np.log10(t1["line_tail_mass"]),
                      ).drop(columns=["line_tail_mass", "line_floor_mass"])
 companion.save_table(t1_show.set_index(["arm", "condition", "activation", "seed"]), "theorem1_per_condition")
 measures[~measures["measure"].str.startswith(("EF-vs", "relative"))].set_index(
-    ["arm", "measure", "condition", "order"])[["value", "low", "high", "p", "diff", "verdict"]].round(3)
+    ["arm", "measure", "condition", "order"])[["networks", "below floor", "value", "low", "high", "p", "diff",
+                                               "verdict"]].round(3)
 
 # %% [markdown]
 # ## SmoothGrad's explanation gap under each condition

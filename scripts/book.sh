@@ -5,8 +5,9 @@
 #   bash scripts/book.sh --profile paper --smoke   # every chapter on stand-in data, shrunk counts, time and memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# the book needs no SLURM; Chromium only for the PDF (installed beside pip, see setup.sh)
-case " $* " in *" --no-pdf "*) export SPECTRAL_SKIP_CHROMIUM=1 ;; esac
+# the book needs no SLURM; Chromium only for the PDF (installed beside pip, see setup.sh): not for --no-pdf, nor for
+# --check and --no-build, which make no PDF
+case " $* " in *" --no-pdf "*|*" --check "*|*" --no-build "*) export SPECTRAL_SKIP_CHROMIUM=1 ;; esac
 SPECTRAL_SKIP_SLURM=1 bash scripts/setup.sh
 source scripts/cpu_env.sh  # threads and the allocator (measured there)
 export SPECTRAL_LIB_CACHE=${SPECTRAL_LIB_CACHE:-$PWD/.cache}

@@ -22,13 +22,15 @@ system_packages() {
   # that reads the PDF (Debian packages; need root and the package registry).
   if [ "${SPECTRAL_SKIP_CHROMIUM:-0}" != "1" ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; }; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils) >/dev/null 2>&1 \
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=120 chromium poppler-utils) >/dev/null 2>&1 \
         || echo "setup: could not install chromium/poppler-utils; the PDF and the book rendering tests will be skipped" >&2
     fi
   fi
 }
 system_packages &  # one apt at a time (dpkg's lock), beside pip
 apt_pid=$!
+# never leave apt running behind us (if pip fails, or on Ctrl-C): wait for it rather than kill dpkg mid-install
+trap 'wait "$apt_pid" 2>/dev/null || true' EXIT
 
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
@@ -39,7 +41,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -r requirements.txt
   .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check --no-deps -e .
   # byte-compile the installed packages on every core; a few packages ship templates that are not Python, which
-  # compileall reports and skips (as pip's own compile step does)
+  # compileall skips with an error message (pip's own compile step skips them too): its output is discarded
   .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
     >/dev/null 2>&1 || true
   echo "$want" > "$stamp"

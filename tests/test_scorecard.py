@@ -162,6 +162,10 @@ def test_theorem1_row_ranks_masses_below_the_rounding_floor_as_a_tie(tmp_path):
     every = df.assign(**{"log10 line floor mass": 0.0})  # every mass under its floor: not measured, not a number
     e = rows.theorem1_avg(_build(tmp_path / "c", {"03_theorem1/theorem1_networks": every}))
     assert e.verdict == sc.CANNOT_TELL and not np.isfinite(e.value) and "correlation is not measured" in e.detail
+    mis = df.copy()
+    mis.loc[7, ["log10 line tail mass", "log10 line floor mass"]] = [-4.0, -3.0]  # below its floor, above the rest
+    m = rows.theorem1_avg(_build(tmp_path / "d", {"03_theorem1/theorem1_networks": mis}))
+    assert m.verdict == sc.CANNOT_TELL and "no ranking can be made" in m.detail
 
 
 def test_ablations_row_reads_the_wide_table(tmp_path):

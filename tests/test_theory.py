@@ -313,7 +313,7 @@ def test_line_floor_mass_is_the_rounding_noise_of_a_smooth_float32_network():
     s32 = theory.theorem1_summary(smooth, x, n_points=256)
     smooth64 = copy.deepcopy(smooth).double()
     s64 = theory.theorem1_summary(smooth64, x.double(), n_points=256)
-    assert s64["line_floor_mass"] == 0.0 and theory.tail_mass_resolved(s64["line_tail_mass"], 0.0)
+    assert s64["line_floor_mass"] == 0.0  # no float32 noise to estimate
     assert s64["line_tail_mass"] < s32["line_tail_mass"] / 1e3  # float32 measures noise, not the network
     target = predict(smooth, x)
 

@@ -157,13 +157,16 @@ def test_ranked_tail_mass_ties_unresolved_masses_at_the_bottom():
     mass = [1e-6, 2e-8, 3e-8, 5e-7, np.nan]
     floor = [1e-9, 1e-8, 1e-8, 1e-9, 1e-9]  # 2e-8 and 3e-8 are under 10x their floor
     values, n_low = vt.ranked_tail_mass(mass, floor)
-    assert n_low == 3 and values[:4].tolist() == [1e-6, 0.0, 0.0, 5e-7] and np.isnan(values[4])
-    assert vt.ranked_tail_mass(mass, floor, factor=1.0)[1] == 1  # the factor sets "resolved" (NaN never is)
+    assert n_low == 2 and values[:4].tolist() == [1e-6, 0.0, 0.0, 5e-7] and np.isnan(values[4])  # NaN: missing
+    assert vt.floor_status(5, n_low, values) == "tied"
+    assert vt.ranked_tail_mass(mass, floor, factor=1.0)[1] == 0  # the factor sets "resolved"
     # an unresolved mass that measures above a resolved one: the tie would misorder them, so no ranking at all
     values, n_low = vt.ranked_tail_mass([1e-6, 2e-6], [1e-9, 1e-6])
-    assert n_low == 1 and np.isnan(values).all()
-    # no floor column (an older table): the masses as measured
+    assert n_low == 1 and np.isnan(values).all() and vt.floor_status(2, n_low, values) == "misordered"
+    assert vt.floor_status(2, 2, np.zeros(2)) == "all below" and vt.floor_status(2, 0, np.ones(2)) == ""
+    # no floor column, or an all-NaN one (an older table): the masses as measured
     assert vt.ranked_tail_mass(mass[:4], None)[0].tolist() == mass[:4]
+    assert vt.ranked_tail_mass(mass[:4], [np.nan] * 4)[0].tolist() == mass[:4]
     with pytest.raises(ValueError, match="floor must have the shape"):
         vt.ranked_tail_mass(mass, floor[:2])
 
@@ -342,6 +345,21 @@ def test_measure_table_says_when_float32_does_not_resolve_the_line_tails():
     mlp_line = next(line for line in text.split("\n") if line.startswith(f"* **MLP, {link}"))
     assert "not measured (all 9 line tail masses below float32's rounding floor)" in mlp_line
     assert "float32 does not resolve these line tails" in mlp_line and "too few networks" not in mlp_line
+
+
+def test_measure_table_says_when_the_floor_leaves_no_ranking():
+    # one unresolved mass that measures above a resolved one: not measured, not "all below", and no ordinary verdict
+    orders = _orders({"natural": up, "permuted": up})
+    t1 = _t1_spatial({"natural": up, "permuted": up}).assign(line_floor_mass=1e-12)
+    t1.loc[0, "line_floor_mass"] = 1.0  # the lowest-mass network of each condition: below its floor, yet above...
+    t1.loc[0, "line_tail_mass"] = 1.0  # ...every resolved mass
+    table = vs.measure_table(orders, t1)
+    link = "Theorem 1's link: rank correlation of line tail mass and gradient tail slope"
+    row = table[(table["measure"] == link) & (table["condition"] == "natural")].iloc[0]
+    assert row["floor"] == "misordered" and row["below floor"] == 1 and np.isnan(row["value"])
+    text = vs.measure_sentences(table)
+    line = next(x for x in text.split("\n") if x.startswith(f"* **CNN, {link}"))
+    assert "one of them above a resolved one: no ranking" in line and "all 1 line tail" not in line
 
 
 def test_measure_table_one_seed_and_empty():

@@ -20,7 +20,7 @@ from .scorecard import (CANNOT_TELL, Build, Row, correlation_row, correlation_ve
 from .scorecard_tables import _boot_rhos, _col, _geomean_ratio_over_settings, networks, rho_over_seeds
 from ..theory import LINE_FLOOR_FACTOR
 from .stats import Interval, bootstrap_ratio_ci, spearman_test
-from .verdicts_theorem1 import ranked_tail_mass
+from .verdicts_theorem1 import floor_status, ranked_tail_mass
 
 __all__ = ["ROWS", "NEEDS", "networks", "rho_over_seeds"]
 
@@ -104,9 +104,13 @@ def _theorem1(build: Build, base: dict, pool: str) -> Row:
     r = correlation_row(base, ranked, d[_col(d, "grad EF x1e5", "grad_ef")],
                         "positive", "(line tail mass, VanillaGrad EF) over networks")
     note = "A correlation over networks: n and the exact p-value instead of an interval."
-    if n_low == len(d):
+    status = floor_status(len(d), n_low, ranked)
+    if status == "all below":
         note += (f" All {n_low} line tail masses are below float32's rounding floor (under {LINE_FLOOR_FACTOR:g}x its "
                  "tail mass): float32 cannot rank these networks, so the correlation is not measured.")
+    elif status == "misordered":
+        note += (f" {n_low} of {len(d)} line tail masses are below float32's rounding floor and one of them measures "
+                 "above a resolved one: no ranking can be made, so the correlation is not measured.")
     elif n_low:
         note += (f" {n_low} of {len(d)} line tail masses are below float32's rounding floor (under "
                  f"{LINE_FLOOR_FACTOR:g}x its tail mass) and are ranked as one tie at the bottom.")

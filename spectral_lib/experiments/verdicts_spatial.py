@@ -19,7 +19,7 @@ import numpy as np
 from .stats import (Interval, bootstrap_diff_ci, bootstrap_mean_ci, bootstrap_ratio_ci, bootstrap_rows_ci,
                     ls_slope, spearman_test)
 from .verdicts import CANNOT_TELL, evidence_word, fmt, interval_verdict, rho_text, why_undecided
-from .verdicts_theorem1 import with_ranked_tail_mass
+from .verdicts_theorem1 import floor_status, with_ranked_tail_mass
 
 __all__ = ["Measure", "MEASURES", "measure_table", "measure_sentences", "beta_effect_sentences", "orders_sentences",
            "smoothgrad_gap_sentences", "neighbour_sentence", "relative_slope", "ARM_NAMES"]
@@ -134,13 +134,14 @@ def measure_table(orders, t1, natural: str = "natural", measures: Sequence[Measu
     """Every measure per arm, condition and pixel order, with its interval and, for rank correlations, its p-value;
     and for every condition other than ``natural`` the difference from the natural condition with its interval and
     the verdict ("weaker", "stronger" or the run cannot tell). Columns: arm, measure, condition, order, networks,
-    below floor (line tail masses under their rounding floor, ranked as one tie), value, low, high, seeds (per
-    activation, the fewest), p, diff, diff_low, diff_high, verdict. ``orders``/``t1``: the chapter's per-network tables (either
+    below floor (line tail masses under their rounding floor, ranked as one tie), floor
+    (:func:`~spectral_lib.experiments.verdicts_theorem1.floor_status`), value, low, high, seeds (per activation, the
+    fewest), p, diff, diff_low, diff_high, verdict. ``orders``/``t1``: the chapter's per-network tables (either
     may be empty)."""
     import pandas as pd
 
-    cols = ["arm", "measure", "condition", "order", "networks", "below floor", "value", "low", "high", "seeds", "p",
-            "diff", "diff_low", "diff_high", "verdict"]
+    cols = ["arm", "measure", "condition", "order", "networks", "below floor", "floor", "value", "low", "high",
+            "seeds", "p", "diff", "diff_low", "diff_high", "verdict"]
     rows = []
     arms = list(dict.fromkeys(list(orders.get("arm", [])) + list(t1.get("arm", []))))
     for arm in arms:
@@ -152,6 +153,7 @@ def measure_table(orders, t1, natural: str = "natural", measures: Sequence[Measu
                 p = spearman_test(data[:, 0], data[:, 1])["p"] if m.rank else math.nan
                 row = {"arm": arm, "measure": m.words, "condition": cond, "order": order,
                        "networks": int((~np.isnan(data).any(axis=1)).sum()), "below floor": below[cond, order],
+                       "floor": floor_status(len(data), below[cond, order], data[:, 0]),
                        "value": iv.value,
                        "low": iv.low, "high": iv.high, "seeds": iv.n, "p": p, "diff": math.nan, "diff_low": math.nan,
                        "diff_high": math.nan, "verdict": ""}
@@ -173,10 +175,16 @@ def _signed(iv: Interval) -> str:
     return f"{iv.value:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
 
 
+_UNRANKED = ("all below", "misordered")  # floor statuses under which a Theorem-1 measure is not measured
+
+
 def _value_text(row) -> str:
-    low = int(row.get("below floor", 0) or 0)
-    if low and low >= int(row["networks"]):
+    low, status = int(row.get("below floor", 0) or 0), row.get("floor", "") or ""
+    if status == "all below":
         return f"not measured (all {low} line tail masses below float32's rounding floor)"
+    if status == "misordered":
+        return (f"not measured ({low} line tail masses below float32's rounding floor, one of them above a resolved "
+                "one: no ranking)")
     text = _signed(Interval(row["value"], row["low"], row["high"], int(row["seeds"])))
     extra = f"{int(row['networks'])} networks" + (f", {low} below the rounding floor, tied" if low else "")
     if np.isfinite(row["p"]):
@@ -196,8 +204,7 @@ def measure_sentences(table, natural: str = "natural") -> str:
         for row in sub.to_dict("records"):
             where = row["condition"] + ("" if row["condition"] == natural else f" ({row['order']} order)")
             part = f"{where} {_value_text(row)}"
-            floored = int(row.get("below floor", 0) or 0) >= int(row["networks"]) > 0
-            if row["verdict"] and floored:
+            if row["verdict"] and (row.get("floor", "") or "") in _UNRANKED:
                 part += ": **the run cannot tell (float32 does not resolve these line tails)**"
             elif row["verdict"]:
                 d = _signed(Interval(row["diff"], row["diff_low"], row["diff_high"], int(row["seeds"])))

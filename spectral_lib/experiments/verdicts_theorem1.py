@@ -21,7 +21,7 @@ from .stats import spearman_test
 from .verdicts import CANNOT_TELL, evidence_word, rho_text
 
 __all__ = ["THEOREM1_PAIRS", "correlation_table", "theorem1_sentences", "theorem1_verdict", "ranked_tail_mass",
-           "with_ranked_tail_mass"]
+           "with_ranked_tail_mass", "floor_status"]
 
 # (x column, y column, words): the pairs Theorem 1 predicts to rank together (all positive in the paper's direction)
 THEOREM1_PAIRS = (
@@ -37,22 +37,37 @@ def ranked_tail_mass(mass: Sequence[float], floor: Sequence[float] | None,
     """Line tail masses made fit for ranking: ``(values, n_unresolved)``. A mass resolved above its rounding floor
     (:func:`~spectral_lib.theory.tail_mass_resolved`) is kept; every unresolved one becomes 0, one tie below all the
     resolved ones (its measured value is rounding noise; the true mass is at most about that). If an unresolved mass
-    measures above a resolved one, that tie would misorder them, so every value is NaN (no ranking can be made).
-    ``floor=None`` (a table from before the floor was measured): the masses as given, 0 unresolved. NaN masses stay
-    NaN and count as unresolved."""
+    measures above a resolved one, that tie would misorder them, so every value is NaN (no ranking can be made; see
+    :func:`floor_status`). ``floor=None`` or all NaN (a table from before the floor was measured): the masses as
+    given, 0 unresolved. A NaN mass stays NaN and is not counted as unresolved; a finite mass with a NaN floor is
+    kept as measured."""
     m = np.asarray(mass, dtype=float)
     if floor is None:
         return m.copy(), 0
     f = np.asarray(floor, dtype=float)
     if f.shape != m.shape:
         raise ValueError(f"floor must have the shape of mass {m.shape}, got {f.shape}")
-    ok = np.array([tail_mass_resolved(a, b, factor) for a, b in zip(m, f)], dtype=bool)
-    out = np.where(ok, m, 0.0)
-    out[np.isnan(m)] = np.nan
-    low = m[~ok & np.isfinite(m)]
-    if ok.any() and len(low) and low.max() > m[ok].min():
+    if np.isnan(f).all():
+        return m.copy(), 0
+    low = np.isfinite(m) & np.isfinite(f) & ~np.array([tail_mass_resolved(a, b, factor) for a, b in zip(m, f)],
+                                                      dtype=bool)
+    out = np.where(low, 0.0, m)
+    kept = np.isfinite(m) & ~low
+    if kept.any() and low.any() and m[low].max() > m[kept].min():
         out[:] = np.nan
-    return out, int((~ok).sum())
+    return out, int(low.sum())
+
+
+def floor_status(n_rows: int, n_low: int, ranked: np.ndarray) -> str:
+    """What the rounding floor did to a group of ``n_rows`` line tail masses, ``n_low`` of them unresolved, ranked
+    as ``ranked`` (:func:`ranked_tail_mass`): ``""`` (all resolved), ``"tied"`` (the unresolved ones tied at the
+    bottom), ``"all below"`` (every one unresolved: nothing to rank) or ``"misordered"`` (an unresolved one measures
+    above a resolved one: no ranking)."""
+    if not n_low:
+        return ""
+    if n_low >= n_rows:
+        return "all below"
+    return "misordered" if np.isnan(ranked).all() else "tied"
 
 
 def with_ranked_tail_mass(df):
@@ -97,15 +112,19 @@ def _span(values: np.ndarray) -> str:
 
 def _floor_clause(raw, n_low: int, ranked: np.ndarray) -> str:
     """What the rounding floor did to one group's line tail masses, in words ("" when every mass is resolved)."""
-    if not n_low:
+    status = floor_status(len(raw), n_low, ranked)
+    if not status:
         return ""
-    if np.isnan(ranked).all():
-        return (f"; {n_low} of {len(raw)} line tail masses are below float32's rounding floor and one of them measures "
-                "above a resolved mass, so the masses cannot be ranked")
-    if n_low == len(raw):
+    if status == "all below":
         return (f"; all {n_low} line tail masses are below float32's rounding floor (under {LINE_FLOOR_FACTOR:g}x the "
                 "tail mass of the rounding noise), so the run cannot rank these networks by their line tails")
-    acts = ", ".join(sorted(raw.loc[~(ranked > 0), "activation"].astype(str).unique()))
+    if status == "misordered":
+        return (f"; {n_low} of {len(raw)} line tail masses are below float32's rounding floor and one of them measures "
+                "above a resolved mass, so the masses cannot be ranked")
+    floor = raw["line_floor_mass"].to_numpy(float)
+    low = np.array([np.isfinite(m) and np.isfinite(f) and not tail_mass_resolved(m, f)
+                    for m, f in zip(raw["line_tail_mass"].to_numpy(float), floor)], dtype=bool)
+    acts = ", ".join(sorted(raw.loc[low, "activation"].astype(str).unique()))
     return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below float32's rounding floor (under "
             f"{LINE_FLOOR_FACTOR:g}x the tail mass of the rounding noise) and are ranked as one tie below the "
             "resolved ones")
