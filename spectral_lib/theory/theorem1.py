@@ -160,8 +160,10 @@ def correlated_images(n: int, size: int, corr_length: float, channels: int = 1, 
 # resolved only at LINE_FLOOR_FACTOR times that estimate. Per-line noise spans 3 to 19 decades across the 32 lines
 # of a network, so the first line is no estimate (up to 11x below the all-line floor on chapter 3's SP average-pool
 # networks); the line of largest mean square over-estimated the all-line floor 2.7-8.3x on chapter 3's 8 seed-0
-# networks (2026-12-04), which errs on the side of "not resolved". A float64 pass over every line would cost 4-5x the float32
-# measurement (7.5 s against 1.7 s per network).
+# networks (2026-12-04), which errs on the side of "not resolved": with the factor 10 the bar is 27-83x the all-line
+# floor, so chapter 3's average-pool ReLU networks (float32 2.0e-8 against float64 1.8e-8, noise about a tenth) are
+# not resolved either. A float64 pass over every line would cost 4-5x the float32 measurement (7.5 s against 1.7 s
+# per network).
 LINE_FLOOR_FACTOR = 10.0
 
 
@@ -181,8 +183,8 @@ def theorem1_summary(
     Returns a dict: ``line_tail_slope`` (log-log slope of the mean power along random lines, over ``fit_range`` of
     the frequency axis), ``line_tail_mass`` (fraction of line power above a quarter of the largest frequency),
     ``line_floor_mass`` (the rounding noise's share of that fraction in x's dtype, estimated from above: the tail
-    power of the difference between the line of largest mean square value evaluated as given and by a float64 copy of the model, over
-    the mean total line power; 0 for float64 inputs), ``grad_tail_slope``
+    power of the difference between the line of largest mean square value evaluated as given and by a float64
+    copy of the model, over the mean total line power; 0 for float64 inputs), ``grad_tail_slope``
     (slope of the mean spatial spectrum of the gradient maps), ``grad_ef`` (mean paper EF of the rank-normalised
     VanillaGrad maps) and ``grad_ef_nyquist`` (mean EF in cycles/pixel). See :func:`tail_mass_resolved`.
     """
@@ -242,6 +244,6 @@ def _rounding_floor(model: nn.Module, x: torch.Tensor, v: torch.Tensor, t: torch
 
 def tail_mass_resolved(mass: float, floor: float, factor: float = LINE_FLOOR_FACTOR) -> bool:
     """Whether a line tail ``mass`` stands clear of its rounding ``floor`` (``line_floor_mass`` of
-    :func:`theorem1_summary`): ``mass >= factor * floor``, i.e. the noise is at most 1/``factor`` of it. NaN in
-    either: False."""
+    :func:`theorem1_summary`): ``mass >= factor * floor``, i.e. the noise is at most 1/``factor`` of it by that
+    estimate. NaN in either: False."""
     return bool(math.isfinite(mass) and math.isfinite(floor) and mass >= factor * floor)
