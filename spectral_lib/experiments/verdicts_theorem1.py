@@ -49,13 +49,18 @@ def ranked_tail_mass(mass: Sequence[float], floor: Sequence[float] | None,
         raise ValueError(f"floor must have the shape of mass {m.shape}, got {f.shape}")
     if np.isnan(f).all():
         return m.copy(), 0
-    low = np.isfinite(m) & np.isfinite(f) & ~np.array([tail_mass_resolved(a, b, factor) for a, b in zip(m, f)],
-                                                      dtype=bool)
+    low = _unresolved(m, f, factor)
     out = np.where(low, 0.0, m)
     kept = np.isfinite(m) & ~low
     if kept.any() and low.any() and m[low].max() > m[kept].min():
         out[:] = np.nan
     return out, int(low.sum())
+
+
+def _unresolved(mass: np.ndarray, floor: np.ndarray, factor: float = LINE_FLOOR_FACTOR) -> np.ndarray:
+    """(n,) bool: the finite masses with a finite floor that are not resolved above it."""
+    return np.isfinite(mass) & np.isfinite(floor) & ~np.array(
+        [tail_mass_resolved(a, b, factor) for a, b in zip(mass, floor)], dtype=bool)
 
 
 def floor_status(n_rows: int, n_low: int, ranked: np.ndarray) -> str:
@@ -121,9 +126,7 @@ def _floor_clause(raw, n_low: int, ranked: np.ndarray) -> str:
     if status == "misordered":
         return (f"; {n_low} of {len(raw)} line tail masses are below float32's rounding floor and one of them measures "
                 "above a resolved mass, so the masses cannot be ranked")
-    floor = raw["line_floor_mass"].to_numpy(float)
-    low = np.array([np.isfinite(m) and np.isfinite(f) and not tail_mass_resolved(m, f)
-                    for m, f in zip(raw["line_tail_mass"].to_numpy(float), floor)], dtype=bool)
+    low = _unresolved(raw["line_tail_mass"].to_numpy(float), raw["line_floor_mass"].to_numpy(float))
     acts = ", ".join(sorted(raw.loc[low, "activation"].astype(str).unique()))
     return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below float32's rounding floor (under "
             f"{LINE_FLOOR_FACTOR:g}x the tail mass of the rounding noise) and are ranked as one tie below the "

@@ -70,13 +70,17 @@ def line_power_spectrum(
     input-space distance) and (N, n_points//2) power per line.
     """
     check_tensor("x", x, ndim=(2, 3, 4))
-    half_width = check_positive_finite("half_width", half_width)
-    n_points = check_positive_int("n_points", n_points, minimum=16)
-    batch_size = check_positive_int("batch_size", batch_size)
+    half_width, n_points, batch_size = _check_line_args(half_width, n_points, batch_size)
     v = _line_directions(x, seed)
     t = _line_positions(x, half_width, n_points)
     vals = _evaluate_lines(fn, x, v, t, batch_size, pass_index)
     return _line_spectrum(vals, t, half_width)
+
+
+def _check_line_args(half_width: float, n_points: int, batch_size: int) -> tuple[float, int, int]:
+    """The line spectra's ``half_width`` (> 0, finite), ``n_points`` (>= 16) and ``batch_size`` (>= 1), checked."""
+    return (check_positive_finite("half_width", half_width), check_positive_int("n_points", n_points, minimum=16),
+            check_positive_int("batch_size", batch_size))
 
 
 def _line_directions(x: torch.Tensor, seed: int) -> torch.Tensor:
@@ -189,9 +193,7 @@ def theorem1_summary(
     VanillaGrad maps) and ``grad_ef_nyquist`` (mean EF in cycles/pixel). See :func:`tail_mass_resolved`.
     """
     check_tensor("x", x, ndim=4)
-    half_width = check_positive_finite("half_width", half_width)
-    n_points = check_positive_int("n_points", n_points, minimum=16)
-    batch_size = check_positive_int("batch_size", batch_size)
+    half_width, n_points, batch_size = _check_line_args(half_width, n_points, batch_size)
     v = _line_directions(x, 0)
     t = _line_positions(x, half_width, n_points)
     with _eval_mode(model):
