@@ -257,7 +257,7 @@ def test_test_transform_is_the_authors_resize_and_normalize():
 
     rng = np.random.default_rng(1)
     pil = [Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)) for _ in range(3)]
-    images = torch.stack([torch.from_numpy(np.asarray(p)).permute(2, 0, 1) for p in pil])
+    images = torch.stack([torch.from_numpy(np.array(p)).permute(2, 0, 1) for p in pil])
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     ours = TransformedImageTensors(images, torch.arange(3), mean, std, Resize(16))
     theirs = T.Compose([T.ToTensor(), T.Resize((16, 16)), T.Normalize(mean, std)])

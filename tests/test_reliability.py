@@ -77,6 +77,7 @@ def test_sigkill_mid_training_then_resume_gives_identical_weights(tmp_path, chil
 
     # nothing a later run would take for a finished model; the partial checkpoint is whole and mid-way
     assert not final.exists()
+    assert train_mod.checkpoint_path(KILL_CFG, cache_dir) == partial  # the public name of what the killed run left
     state = cache.load(partial)["state"]
     assert 1 <= state["epoch"] < KILL_CFG.max_epochs
     leftovers = {p.name for p in models.iterdir()} - {partial.name}

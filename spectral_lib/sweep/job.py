@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from .. import cache
 from ..experiments import EvalSpec, point_key, run_point
 from ..experiments.training_length import TrajectorySpec, run_trajectory, trajectory_key
-from ..training import TrainConfig
+from ..training import TrainConfig, checkpoint_path
 
 __all__ = ["summarize", "summarize_trajectory", "run_job", "PointJob", "PointsJob", "job_threads", "record_key"]
 
@@ -68,8 +67,7 @@ def run_job(config: TrainConfig, spec: EvalSpec | TrajectorySpec, cache_dir: str
     as_eval = EvalSpec(n_images=spec.n_images, methods=("vanilla_grad",)) if isinstance(spec, TrajectorySpec) else spec
     check_gpu([(config, as_eval)], "sweep job")  # on the GPU this job found: fail now, not out of memory hours later
     t0 = time.perf_counter()
-    partial = Path(cache_dir) / "models" / f"{config.key()}.partial.pt"  # train_or_load's per-epoch checkpoint
-    resumed = partial.exists()
+    resumed = checkpoint_path(config, cache_dir).exists()  # an interrupted job left its per-epoch checkpoint
     if isinstance(spec, TrajectorySpec):
         rec = run_trajectory(config, spec.n_images, cache_dir, stopped=[spec.capped], progress=False)
         out = summarize_trajectory(rec, record_key(config, spec))

@@ -38,7 +38,7 @@ from .config import TrainConfig, resolve_device
 from .penalty import penalized_loss
 
 __all__ = ["TrainResult", "EpochInfo", "cap_passed", "load_for", "train", "train_or_load", "train_along",
-           "shares_prefix", "accuracy"]
+           "shares_prefix", "accuracy", "checkpoint_path"]
 
 def load_for(config: TrainConfig) -> Splits:
     """The data a configuration trains and is evaluated on: ``config.dataset`` at ``config.image_size`` (augmented
@@ -270,7 +270,7 @@ def _load_or_train(config: TrainConfig, path: Path, splits: Splits | None, progr
         except cache.CorruptCacheError as e:
             warnings.warn(f"retraining: {e}", stacklevel=3)
             path.unlink(missing_ok=True)
-    partial = path.with_name(path.stem + ".partial.pt")
+    partial = _partial_of(path)
     splits = splits or load_for(config)
     model, result = train(config, splits, progress=progress, checkpoint_path=partial)
     _save_network(path, config, model, result, splits)
@@ -281,6 +281,17 @@ def _load_or_train(config: TrainConfig, path: Path, splits: Splits | None, progr
 def _network_path(config: TrainConfig, cache_dir: str | Path | None) -> Path:
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return root / "models" / f"{config.key()}.pt"
+
+
+def checkpoint_path(config: TrainConfig, cache_dir: str | Path | None = None) -> Path:
+    """Where ``train_or_load`` / ``train_along`` keep ``config``'s per-epoch checkpoint while it trains
+    (``<cache_dir>/models/<key>.partial.pt``; removed once the network is stored). ``cache_dir=None``: the default
+    cache. A sweep job reads it to tell a resumed run from a fresh one."""
+    return _partial_of(_network_path(config, cache_dir))
+
+
+def _partial_of(path: Path) -> Path:
+    return path.with_name(path.stem + ".partial.pt")  # <key>.pt -> <key>.partial.pt
 
 
 # Where this process notes each network it trains and stores (one file name a line), when set: the book build sets it
@@ -352,8 +363,7 @@ def train_along(
                 del pending[key]
         return out
 
-    path = _network_path(config, cache_dir)
-    partial = path.with_name(path.stem + ".partial.pt")
+    path, partial = _network_path(config, cache_dir), checkpoint_path(config, cache_dir)
     model, result = train(config, splits, progress=progress, checkpoint_path=partial, on_epoch=hook)
     # the cached network keeps no epoch log: a later train_or_load of it returns what plain training would
     _save_network(path, config, model, TrainResult(**{**result.as_dict(), "epoch_log": []}), splits)
