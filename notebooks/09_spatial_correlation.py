@@ -220,11 +220,11 @@ measures[measures["measure"].str.startswith(("EF-vs", "relative"))].set_index(
 # As in chapter 3 (VanillaGrad on `theorem1_images` images): the network's **line tail mass** (power above a quarter
 # of the largest frequency along random lines through the inputs: how sharp the network is) against the gradient's
 # spatial **tail slope** and **EF**. The random directions are isotropic, so the line tail mass does not depend on
-# the pixel order; the gradient's spectrum does, and we measure it in both orders. The line spectra are measured in
-# float32; a mass under ten times its rounding floor (`line_floor_mass`, the tail of the float32-minus-float64
-# difference on the line of largest values, chapter 3) is drawn hollow and ranked as one tie at the bottom; where
-# every network of an arm and condition is below it, its Theorem-1 measures read *not measured*, since float32
-# cannot rank those networks.
+# the pixel order; the gradient's spectrum does, and we measure it in both orders. As in chapter 3 the line spectra
+# are measured in float32, and again in float64 where float32's rounding noise hides the tail (`line_dtype`); a mass
+# under ten times its measurement floor (`line_floor_mass`) is drawn hollow and ranked as one tie at the
+# bottom; where every network of an arm and condition is below it, its Theorem-1 measures read *not measured*: the
+# run cannot rank those networks.
 
 # %% tags=["hide-input"]
 colors = beta_colors(t1["beta"].tolist()) if len(t1) else {}

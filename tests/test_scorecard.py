@@ -145,7 +145,7 @@ def test_theorem1_row_reads_each_pool(tmp_path):
     assert avg.verdict == sc.DOES_NOT_HOLD and avg.value == pytest.approx(-1.0) and "p = " in avg.measure
 
 
-def test_theorem1_row_ranks_masses_below_the_rounding_floor_as_a_tie(tmp_path):
+def test_theorem1_row_ranks_masses_below_the_measurement_floor_as_a_tie(tmp_path):
     # 4 resolved networks (mass and EF rising together) and 4 at the floor whose noise masses run against their EF
     mass = [-6.0, -5.5, -5.0, -4.5, -7.9, -7.95, -8.0, -8.05]
     ef = [5.0, 6.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]
@@ -154,10 +154,10 @@ def test_theorem1_row_ranks_masses_below_the_rounding_floor_as_a_tie(tmp_path):
                        "log10 line floor mass": [-9.0] * 4 + [-8.5] * 4})
     r = rows.theorem1_avg(_build(tmp_path / "a", {"03_theorem1/theorem1_networks": df}))
     assert r.value == pytest.approx(spearman_test([1e-6, 10 ** -5.5, 1e-5, 10 ** -4.5, 0, 0, 0, 0], ef)["rho"])
-    assert "4 of 8 line tail masses are below float32's rounding floor" in r.detail
+    assert "4 of 8 line tail masses are below their measurement floor" in r.detail
     raw = rows.theorem1_avg(_build(tmp_path / "b", {"03_theorem1/theorem1_networks": df.drop(
         columns=["log10 line floor mass"])}))  # an older table: ranked as measured, and it says so
-    assert raw.value == pytest.approx(spearman_test(mass, ef)["rho"]) and "no rounding floor" in raw.detail
+    assert raw.value == pytest.approx(spearman_test(mass, ef)["rho"]) and "no measurement floor" in raw.detail
     assert raw.value != pytest.approx(r.value)
     every = df.assign(**{"log10 line floor mass": 0.0})  # every mass under its floor: not measured, not a number
     e = rows.theorem1_avg(_build(tmp_path / "c", {"03_theorem1/theorem1_networks": every}))

@@ -151,9 +151,10 @@ def test_random_mlp_and_theorem1_summary_run():
     model = build_model("simple_cnn", "relu", (1, 16, 16), 3, width=4, fc=16).eval()
     x = correlated_images(4, 16, 2.0, seed=0)
     out = theory.theorem1_summary(model, x, n_points=64)
-    assert set(out) == {"line_tail_slope", "line_tail_mass", "line_floor_mass", "grad_tail_slope", "grad_ef",
-                        "grad_ef_nyquist"}
-    assert all(math.isfinite(v) for v in out.values())
+    assert set(out) == {"line_tail_slope", "line_tail_mass", "line_floor_mass", "line_window_mass", "line_dtype",
+                        "grad_tail_slope", "grad_ef", "grad_ef_nyquist"}
+    assert out["line_dtype"] in ("float32", "float64")
+    assert all(math.isfinite(v) for k, v in out.items() if k != "line_dtype")
     assert 0 < out["line_tail_mass"] < 1 and 0 < out["grad_ef_nyquist"] <= 0.5
 
 
@@ -289,7 +290,7 @@ def test_theorem1_summary_scores_every_line_with_its_own_images_target():
     assert out_small == pytest.approx(out, rel=1e-7)
 
 
-# --- Theorem 1's line spectra: float32's rounding floor ---
+# --- Theorem 1's line spectra: the measurement floor (float32 rounding, the window's leakage) ---
 
 
 def _line_net(activation: str, pool: str):
@@ -305,15 +306,16 @@ def test_line_floor_mass_is_the_rounding_noise_of_a_smooth_float32_network():
     (float32 - float64) over all 16 lines, measured here independently through line_power_spectrum. The summary's
     floor, from one line, is at least about that (it is meant to err high), so the mass is not resolved. A kinked
     network (ReLU, max-pool) stands clear of its floor, and float32 and float64 then agree. Float64 inputs have no
-    floor to estimate (0)."""
+    rounding noise to estimate: their floor is the window's leakage alone."""
     from spectral_lib.explain import predict
 
     x = correlated_images(16, 16, 2.0, seed=0)
     smooth = _line_net("sp:1", "avg")
-    s32 = theory.theorem1_summary(smooth, x, n_points=256)
+    s32 = theory.theorem1_summary(smooth, x, n_points=256, precision="as_given")
+    assert s32["line_dtype"] == "float32"
     smooth64 = copy.deepcopy(smooth).double()
     s64 = theory.theorem1_summary(smooth64, x.double(), n_points=256)
-    assert s64["line_floor_mass"] == 0.0  # no float32 noise to estimate
+    assert s64["line_dtype"] == "float64" and s64["line_floor_mass"] == s64["line_window_mass"] > 0
     assert s64["line_tail_mass"] < s32["line_tail_mass"] / 1e3  # float32 measures noise, not the network
     target = predict(smooth, x)
 
@@ -333,3 +335,52 @@ def test_line_floor_mass_is_the_rounding_noise_of_a_smooth_float32_network():
     k64 = theory.theorem1_summary(kinked.double(), x.double(), n_points=256)
     assert theory.tail_mass_resolved(k32["line_tail_mass"], k32["line_floor_mass"])
     assert k32["line_tail_mass"] == pytest.approx(k64["line_tail_mass"], rel=0.1)
+
+
+def test_an_unresolved_float32_line_tail_is_measured_again_in_float64():
+    """precision="auto" (the default): the smooth network's float32 tail is unresolved, so its line side is the
+    float64 copy's on the same lines (equal to measuring the float64 copy directly), while its gradient side stays
+    float32's; the kinked network is resolved in float32 and is not measured again. Bad precision: a clear error."""
+    x = correlated_images(16, 16, 2.0, seed=0)
+    smooth = _line_net("sp:1", "avg")
+    auto = theory.theorem1_summary(smooth, x, n_points=256)
+    given = theory.theorem1_summary(smooth, x, n_points=256, precision="as_given")
+    s64 = theory.theorem1_summary(copy.deepcopy(smooth).double(), x.double(), n_points=256)
+    assert auto["line_dtype"] == "float64"
+    for k in ("line_tail_mass", "line_tail_slope", "line_floor_mass", "line_window_mass"):
+        # the same lines up to float32's rounding of the directions and positions (auto keeps float32's exactly)
+        assert auto[k] == pytest.approx(s64[k], rel=1e-5), k
+    for k in ("grad_tail_slope", "grad_ef", "grad_ef_nyquist"):
+        assert auto[k] == given[k], k
+    kinked = _line_net("relu", "max")
+    assert theory.theorem1_summary(kinked, x, n_points=256) == theory.theorem1_summary(kinked, x, n_points=256,
+                                                                                       precision="as_given")
+    with pytest.raises(ValueError, match="precision"):
+        theory.theorem1_summary(kinked, x, n_points=256, precision="double")
+
+
+def test_window_floor_is_what_a_function_without_a_tail_measures():
+    """The window's leakage: a straight line along every direction (f = the pixel sum, linear in t) has no tail, so
+    its whole measured line tail mass is leakage, and the summary's window floor estimates it exactly (the estimate
+    is the windowed straight line through each line's ends). window_leakage gives that for f(t) = t; it falls as
+    the window's cut moves out (more points change nothing in the jump, so it stays of that order), and a smooth
+    float64 network's tail mass is within a factor 2 of its window floor (so it is not resolved)."""
+    from spectral_lib.theory.theorem1 import _line_positions, _line_spectrum, _window_floor
+
+    x = correlated_images(8, 16, 2.0, seed=0).double()
+    omega, power = theory.line_power_spectrum(lambda p: p.sum(dim=(1, 2, 3)), x, n_points=256)
+    mass = float(theory.tail_mass(omega, power.mean(0), float(omega.max()) / 4))
+    t = _line_positions(x, 3.0, 256)
+    v = torch.randn(8, 1, 1, 1, dtype=torch.float64)
+    vals = 2.0 + v.flatten()[:, None] * t[None]  # the same lines as values: a + b t per line
+    om, pw = _line_spectrum(vals, t, 3.0)
+    assert _window_floor(vals, t, 3.0, om, pw) == pytest.approx(
+        float(theory.tail_mass(om, pw.mean(0), float(om.max()) / 4)), rel=1e-9)
+    assert theory.window_leakage(3.0, 256) == pytest.approx(mass, rel=1e-6)  # a straight line, any slope
+    assert 1e-17 < theory.window_leakage() < 1e-14
+    smooth64 = copy.deepcopy(_line_net("sp:1", "avg")).double()
+    s64 = theory.theorem1_summary(smooth64, x, n_points=256)
+    assert 0.5 < s64["line_tail_mass"] / s64["line_window_mass"] < 2
+    assert not theory.tail_mass_resolved(s64["line_tail_mass"], s64["line_floor_mass"])
+    with pytest.raises(ValueError, match="n_points"):
+        theory.window_leakage(3.0, 4)

@@ -172,7 +172,7 @@ def test_ranked_tail_mass_ties_unresolved_masses_at_the_bottom():
 
 
 def test_theorem1_correlation_ranks_rounding_noise_as_a_tie():
-    # the avg-pool case of chapter 3: three ReLU networks resolved, nine SP networks at the rounding floor whose
+    # the avg-pool case of chapter 3: three ReLU networks resolved, nine SP networks at the measurement floor whose
     # measured masses are noise in the opposite order to their gradient slopes
     df = _t1("avg", [0, 1, 2])
     sp = df["activation"] != "ReLU"
@@ -186,15 +186,25 @@ def test_theorem1_correlation_ranks_rounding_noise_as_a_tie():
         spearman(ranked, df["grad_tail_slope"]))
     assert table.loc["avg", "rho(line_tail_mass, grad_tail_slope)"] != pytest.approx(raw)
     text = vt.theorem1_sentences(df)
-    assert "9 of 12 line tail masses (SP(0.3), SP(1), SP(5)) are below float32's rounding floor" in text
+    assert "9 of 12 line tail masses (SP(0.3), SP(1), SP(5)) are below their measurement floor" in text
+    assert "measured in float64" not in text  # no line_dtype column: nothing said about it
     assert "1.0e-05 to 1.6e-05" in text  # the span is the resolved masses' only
     # every network below the floor: a constant side, so the run cannot tell, and says that precision, not more
     # networks, is missing
     df["line_floor_mass"] = 1.0
     assert vt.theorem1_verdict(df).startswith(CANNOT_TELL)
     text = vt.theorem1_sentences(df)
-    assert "all 12 line tail masses are below float32's rounding floor" in text and "in float64" in text
+    assert "all 12 line tail masses are below their measurement floor" in text
+    assert "those tails need the line spectra in float64" in text
     assert "more networks (seeds or activations) are needed" not in text
+    # measured in float64 already (theorem1_summary's default for unresolved float32 tails): the floor left is the
+    # window's, so the remedy is a window that leaks less, and the sentence counts the float64 networks
+    text = vt.theorem1_sentences(df.assign(line_dtype="float64"))
+    assert "12 of 12 measured in float64" in text and "a window that leaks less" in text
+    assert "need the line spectra in float64" not in text
+    mixed = df.assign(line_dtype=np.where(sp, "float64", "float32"))
+    text = vt.theorem1_sentences(mixed)
+    assert "9 of 12 measured in float64" in text and "need the line spectra in float64" in text
 
 
 # ---------------------------------------------------------------------------------------------- chapter 6
@@ -327,7 +337,7 @@ def test_measure_table_states_weaker_only_when_the_difference_excludes_zero():
 
 
 def test_measure_table_says_when_float32_does_not_resolve_the_line_tails():
-    # the MLP arm of the quick build: every line tail mass at its rounding floor, so Theorem 1's measures are not
+    # the MLP arm of the quick build: every line tail mass at its measurement floor, so Theorem 1's measures are not
     # measured (not "undefined: too few networks"); the CNN arm, resolved, is unchanged by the floor column
     orders = _orders({"natural": up, "permuted": up})
     mlp = _t1_spatial({"natural": up, "permuted": up}, arm="mlp").assign(line_floor_mass=1.0)
@@ -343,8 +353,8 @@ def test_measure_table_says_when_float32_does_not_resolve_the_line_tails():
                                                                                                "value"])
     text = vs.measure_sentences(table)
     mlp_line = next(line for line in text.split("\n") if line.startswith(f"* **MLP, {link}"))
-    assert "not measured (all 9 line tail masses below float32's rounding floor)" in mlp_line
-    assert "float32 does not resolve these line tails" in mlp_line and "too few networks" not in mlp_line
+    assert "not measured (all 9 line tail masses below their measurement floor)" in mlp_line
+    assert "these line tails are below the measurement floor" in mlp_line and "too few networks" not in mlp_line
 
 
 def test_measure_table_says_when_the_floor_leaves_no_ranking():

@@ -179,7 +179,8 @@ def run_point(config: TrainConfig, spec: EvalSpec, cache_dir: str | Path | None,
         if spec.theorem1:
             from ..theory import theorem1_summary
 
-            with fast_execution(model, x.device):  # pooling first, channels-last: 2.1-2.5 s a network, not 4-5 s
+            # pooling first, channels-last: 2.1-3.6 s a network in float32, not 3-5 s (+7-8 s where float64 is needed)
+            with fast_execution(model, x.device):
                 rec["theorem1"] = theorem1_summary(model, x[: min(len(x), 64)], n_points=spec.theorem1_points,
                                                    batch_size=2048)
         rec.update(
@@ -227,8 +228,10 @@ def point_key(config: TrainConfig, spec: EvalSpec) -> dict:
     ev = asdict(spec)
     if ev["theorem1_points"] == EvalSpec.theorem1_points or not spec.theorem1:  # added later: earlier keys stay
         del ev["theorem1_points"]
-    if spec.theorem1:  # 2: the Theorem 1 numbers include line_floor_mass (records without Theorem 1 keep their keys)
-        ev["theorem1_version"] = 2
+    # Theorem 1 (records without it keep their keys): 2: line_floor_mass; 3: float64 where float32 does not resolve the
+    # line tail, the window's leakage in the floor, line_window_mass and line_dtype
+    if spec.theorem1:
+        ev["theorem1_version"] = 3
     return {"train": config.key(), "eval": ev, "version": 4}
 
 

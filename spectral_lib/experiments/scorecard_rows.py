@@ -28,7 +28,7 @@ NETWORK_COLUMNS = "activation, beta, seed, cap_reached, ef_paper (one row per ne
 NEEDS = {
     "lemma1": "02_lemma1/activation_tail_mass.csv: activation, beta, 'tail mass ...' (first such column)",
     "theorem1": "03_theorem1/theorem1_networks.csv: pool, activation, beta, seed, 'log10 line tail mass', "
-                "'grad EF x1e5' (and 'log10 line floor mass', the rounding floor)",
+                "'grad EF x1e5' (and 'log10 line floor mass', the measurement floor)",
     "ef_beta_mnist": f"04_ef_vs_beta/ef_vs_beta_networks.csv: {NETWORK_COLUMNS}",
     "ef_beta_cifar": f"07_cifar10/cifar10_ef_vs_beta.csv: {NETWORK_COLUMNS}",
     "gap": "05_explanation_gap/gap_networks.csv (or faithfulness.csv): activation, beta, seed, method, ef_paper, "
@@ -106,16 +106,16 @@ def _theorem1(build: Build, base: dict, pool: str) -> Row:
     note = "A correlation over networks: n and the exact p-value instead of an interval."
     status = floor_status(len(d), n_low, ranked)
     if status == "all below":
-        note += (f" All {n_low} line tail masses are below float32's rounding floor (under {LINE_FLOOR_FACTOR:g}x its "
-                 "tail mass): float32 cannot rank these networks, so the correlation is not measured.")
+        note += (f" All {n_low} line tail masses are below their measurement floor (under {LINE_FLOOR_FACTOR:g}x its "
+                 "tail mass): the run cannot rank these networks, so the correlation is not measured.")
     elif status == "misordered":
-        note += (f" {n_low} of {len(d)} line tail masses are below float32's rounding floor and one of them measures "
+        note += (f" {n_low} of {len(d)} line tail masses are below their measurement floor and one of them measures "
                  "above a resolved one: no ranking can be made, so the correlation is not measured.")
     elif n_low:
-        note += (f" {n_low} of {len(d)} line tail masses are below float32's rounding floor (under "
+        note += (f" {n_low} of {len(d)} line tail masses are below their measurement floor (under "
                  f"{LINE_FLOOR_FACTOR:g}x its tail mass) and are ranked as one tie at the bottom.")
     if floor is None:
-        note += " The table has no rounding floor ('log10 line floor mass'): the masses are ranked as measured."
+        note += " The table has no measurement floor ('log10 line floor mass'): the masses are ranked as measured."
     return replace(r, detail=note)
 
 

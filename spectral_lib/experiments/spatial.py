@@ -58,7 +58,7 @@ def unpermuted_gradient_ef(model: torch.nn.Module, x: torch.Tensor, perm: torch.
 ORDER_COLUMNS = ["arm", "condition", "activation", "beta", "seed", "order", "ef", "ef_nyquist", "tail_slope",
                  "sg_gap", "epochs", "test_accuracy"]
 THEOREM1_COLUMNS = ["arm", "condition", "activation", "beta", "seed", "line_tail_mass", "line_floor_mass",
-                    "line_tail_slope", "grad_tail_slope", "grad_ef", "grad_ef_nyquist", "image_tail_slope", "image_ef"]
+                    "line_dtype", "line_tail_slope", "grad_tail_slope", "grad_ef", "grad_ef_nyquist", "image_tail_slope", "image_ef"]
 
 
 def condition_inputs(records: Sequence[dict]) -> torch.Tensor | None:
@@ -112,9 +112,8 @@ def order_table(arm: str, condition: Condition, records: Sequence[dict], n_image
 def theorem1_table(arm: str, condition: Condition, records: Sequence[dict], n_images: int,
                    cache_dir: str | Path | None, scale: float = 1e5):
     """One row per network of a spatial-correlation Theorem-1 grid: the record's Theorem 1 numbers (array order:
-    ``line_tail_mass``, ``line_floor_mass`` (its float32 rounding floor), ``line_tail_slope``, ``grad_tail_slope``,
-    ``grad_ef`` (``scale``d), ``grad_ef_nyquist``)
-    and the gradient in image order on the same ``n_images`` inputs (``image_tail_slope``, ``image_ef``
+    ``line_tail_mass``, ``line_floor_mass`` (its measurement floor), ``line_dtype``, ``line_tail_slope``,
+    ``grad_tail_slope``, ``grad_ef`` (``scale``d), ``grad_ef_nyquist``) and the gradient in image order on the same ``n_images`` inputs (``image_tail_slope``, ``image_ef``
     (``scale``d); equal to the array-order values for natural images). The line tail mass does not depend on the
     pixel order (isotropic random directions). Columns :data:`THEOREM1_COLUMNS`; a DataFrame."""
     import pandas as pd
@@ -128,6 +127,7 @@ def theorem1_table(arm: str, condition: Condition, records: Sequence[dict], n_im
         rows.append({"arm": arm, "condition": condition.label, "activation": rec["activation"],
                      "beta": float(rec["beta"]), "seed": rec["seed"], "line_tail_mass": t1["line_tail_mass"],
                      "line_floor_mass": t1.get("line_floor_mass", math.nan),
+                     "line_dtype": t1.get("line_dtype", "float32"),
                      "line_tail_slope": t1["line_tail_slope"], "grad_tail_slope": t1["grad_tail_slope"],
                      "grad_ef": t1["grad_ef"] * scale, "grad_ef_nyquist": t1["grad_ef_nyquist"],
                      "image_tail_slope": out["image"]["tail_slope"],

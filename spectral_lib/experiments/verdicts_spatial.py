@@ -7,7 +7,7 @@ interval over the networks (resampled within each activation, so that every β k
 rank correlations, n and a p-value. A measure is "weaker" (or "stronger") under a condition than on natural inputs
 only when the interval of the difference excludes zero; otherwise the run cannot tell. Every measure is signed so
 that positive is the paper's direction (a smoother network, a simpler explanation). Line tail masses below their
-float32 rounding floor are ranked as one tie at the bottom
+measurement floor are ranked as one tie at the bottom
 (:func:`spectral_lib.experiments.verdicts_theorem1.with_ranked_tail_mass`)."""
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ _IMAGE_COLUMNS = {"grad_tail_slope": "image_tail_slope", "grad_ef": "image_ef"}
 
 def _views(orders, t1, arm: str, measure: Measure):
     """(condition, order) -> (n, 2) rows and their beta labels, for one arm and measure; and (condition, order) ->
-    how many of the rows' line tail masses are below their rounding floor (0 for other measures)."""
+    how many of the rows' line tail masses are below their measurement floor (0 for other measures)."""
     out, low = {}, {}
     table = orders if measure.table == "orders" else t1
     if table is None or not {"arm", "condition", "beta", measure.x, measure.y} <= set(table.columns):
@@ -134,7 +134,7 @@ def measure_table(orders, t1, natural: str = "natural", measures: Sequence[Measu
     """Every measure per arm, condition and pixel order, with its interval and, for rank correlations, its p-value;
     and for every condition other than ``natural`` the difference from the natural condition with its interval and
     the verdict ("weaker", "stronger" or the run cannot tell). Columns: arm, measure, condition, order, networks,
-    below floor (line tail masses under their rounding floor, ranked as one tie), floor
+    below floor (line tail masses under their measurement floor, ranked as one tie), floor
     (:func:`~spectral_lib.experiments.verdicts_theorem1.floor_status`), value, low, high, seeds (per activation, the
     fewest), p, diff, diff_low, diff_high, verdict. ``orders``/``t1``: the chapter's per-network tables (either
     may be empty)."""
@@ -181,12 +181,12 @@ _UNRANKED = ("all below", "misordered")  # floor statuses under which a Theorem-
 def _value_text(row) -> str:
     low, status = int(row.get("below floor", 0) or 0), row.get("floor", "") or ""
     if status == "all below":
-        return f"not measured (all {low} line tail masses below float32's rounding floor)"
+        return f"not measured (all {low} line tail masses below their measurement floor)"
     if status == "misordered":
-        return (f"not measured ({low} line tail masses below float32's rounding floor, one of them above a resolved "
+        return (f"not measured ({low} line tail masses below their measurement floor, one of them above a resolved "
                 "one: no ranking)")
     text = _signed(Interval(row["value"], row["low"], row["high"], int(row["seeds"])))
-    extra = f"{int(row['networks'])} networks" + (f", {low} below the rounding floor, tied" if low else "")
+    extra = f"{int(row['networks'])} networks" + (f", {low} below the measurement floor, tied" if low else "")
     if np.isfinite(row["p"]):
         extra += f", p = {'< 0.001' if row['p'] < 0.001 else format(row['p'], '.2g')}"
     return f"{text} ({extra})"
@@ -205,7 +205,7 @@ def measure_sentences(table, natural: str = "natural") -> str:
             where = row["condition"] + ("" if row["condition"] == natural else f" ({row['order']} order)")
             part = f"{where} {_value_text(row)}"
             if row["verdict"] and (row.get("floor", "") or "") in _UNRANKED:
-                part += ": **the run cannot tell (float32 does not resolve these line tails)**"
+                part += ": **the run cannot tell (these line tails are below the measurement floor)**"
             elif row["verdict"]:
                 d = _signed(Interval(row["diff"], row["diff_low"], row["diff_high"], int(row["seeds"])))
                 verdict = row["verdict"] if not row["verdict"].startswith(CANNOT_TELL) else \

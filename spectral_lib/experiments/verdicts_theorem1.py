@@ -4,9 +4,9 @@ line tail mass and its gradient's spatial tail (slope, EF), with n and an exact 
 (:func:`spectral_lib.experiments.stats.spearman_test`). A correlation is "borne out" only with p < 0.05; with 4
 networks the smallest possible p is 1/12, so one seed of 4 activations can never support the theorem or refute it.
 
-The line tail mass is measured in float32 and has a rounding floor (``line_floor_mass``,
-:func:`spectral_lib.theory.theorem1_summary`). A smooth network's true tail can lie below it, and then the measured
-mass ranks rounding noise. Before any correlation, :func:`ranked_tail_mass` puts every unresolved mass (below
+The line tail mass has a measurement floor (``line_floor_mass``, :func:`spectral_lib.theory.theorem1_summary`):
+float32's rounding noise, or, where float32 does not resolve a tail and the summary measures it again in float64, the
+window's leakage. A smooth network's true tail can lie below it, and then the measured mass ranks noise. Before any correlation, :func:`ranked_tail_mass` puts every unresolved mass (below
 :data:`~spectral_lib.theory.LINE_FLOOR_FACTOR` times its floor) in one tie below every resolved mass: it is known only
 to be small, not how small."""
 from __future__ import annotations
@@ -34,9 +34,9 @@ THEOREM1_PAIRS = (
 
 def ranked_tail_mass(mass: Sequence[float], floor: Sequence[float] | None,
                      factor: float = LINE_FLOOR_FACTOR) -> tuple[np.ndarray, int]:
-    """Line tail masses made fit for ranking: ``(values, n_unresolved)``. A mass resolved above its rounding floor
+    """Line tail masses made fit for ranking: ``(values, n_unresolved)``. A mass resolved above its measurement floor
     (:func:`~spectral_lib.theory.tail_mass_resolved`) is kept; every unresolved one becomes 0, one tie below all the
-    resolved ones (its measured value is rounding noise; the true mass is at most about that). If an unresolved mass
+    resolved ones (its measured value is the floor's noise; the true mass is at most about that). If an unresolved mass
     measures above a resolved one, that tie would misorder them, so every value is NaN (no ranking can be made; see
     :func:`floor_status`). ``floor=None`` or all NaN (a table from before the floor was measured): the masses as
     given, 0 unresolved. A NaN mass stays NaN and is not counted as unresolved; a finite mass with a NaN floor is
@@ -64,7 +64,7 @@ def _unresolved(mass: np.ndarray, floor: np.ndarray, factor: float = LINE_FLOOR_
 
 
 def floor_status(n_rows: int, n_low: int, ranked: np.ndarray) -> str:
-    """What the rounding floor did to a group of ``n_rows`` line tail masses, ``n_low`` of them unresolved, ranked
+    """What the measurement floor did to a group of ``n_rows`` line tail masses, ``n_low`` of them unresolved, ranked
     as ``ranked`` (:func:`ranked_tail_mass`): ``""`` (all resolved), ``"tied"`` (the unresolved ones tied at the
     bottom), ``"all below"`` (every one unresolved: nothing to rank) or ``"misordered"`` (an unresolved one measures
     above a resolved one: no ranking)."""
@@ -115,22 +115,43 @@ def _span(values: np.ndarray) -> str:
     return f"; the line tail mass spans {lo:.1e} to {hi:.1e} ({math.log10(hi / lo):.1f} decades)"
 
 
+# why a mass is unresolved, in words
+_FLOOR_WHY = (f"under {LINE_FLOOR_FACTOR:g}x the tail mass that float32's rounding noise, or in float64 the window's "
+              "leakage, puts there")
+
+
+def _dtype_clause(raw) -> str:
+    """How many of a group's line tails were measured again in float64 ("" if none, or no ``line_dtype``)."""
+    if "line_dtype" not in raw:
+        return ""
+    n64 = int((raw["line_dtype"] == "float64").sum())
+    return f"; {n64} of {len(raw)} measured in float64 (float32 did not resolve them)" if n64 else ""
+
+
+def _remedy(floored) -> str:
+    """What would measure the line tails of ``floored`` (the rows of the groups whose tails are all unresolved)."""
+    if "line_dtype" in floored and (floored["line_dtype"] == "float64").all():
+        return ("they are measured in float64 already, where the floor is the window's leakage (the Gaussian window "
+                "is cut at six widths, so even a straight line has a tail mass: `window_leakage`), so those tails "
+                "need a window that leaks less.")
+    return "those tails need the line spectra in float64 (theorem1_summary's precision=\"auto\")."
+
+
 def _floor_clause(raw, n_low: int, ranked: np.ndarray) -> str:
-    """What the rounding floor did to one group's line tail masses, in words ("" when every mass is resolved)."""
+    """What the measurement floor did to one group's line tail masses, in words ("" when every mass is resolved)."""
     status = floor_status(len(raw), n_low, ranked)
     if not status:
         return ""
     if status == "all below":
-        return (f"; all {n_low} line tail masses are below float32's rounding floor (under {LINE_FLOOR_FACTOR:g}x the "
-                "tail mass of the rounding noise), so the run cannot rank these networks by their line tails")
+        return (f"; all {n_low} line tail masses are below their measurement floor ({_FLOOR_WHY}), so the run cannot "
+                "rank these networks by their line tails")
     if status == "misordered":
-        return (f"; {n_low} of {len(raw)} line tail masses are below float32's rounding floor and one of them measures "
+        return (f"; {n_low} of {len(raw)} line tail masses are below their measurement floor and one of them measures "
                 "above a resolved mass, so the masses cannot be ranked")
     low = _unresolved(raw["line_tail_mass"].to_numpy(float), raw["line_floor_mass"].to_numpy(float))
     acts = ", ".join(sorted(raw.loc[low, "activation"].astype(str).unique()))
-    return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below float32's rounding floor (under "
-            f"{LINE_FLOOR_FACTOR:g}x the tail mass of the rounding noise) and are ranked as one tie below the "
-            "resolved ones")
+    return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below their measurement floor ({_FLOOR_WHY}) "
+            "and are ranked as one tie below the resolved ones")
 
 
 def theorem1_verdict(sub, x: str = "line_tail_mass", y: str = "grad_tail_slope") -> str:
@@ -147,10 +168,12 @@ def theorem1_sentences(df, by: str = "pool", label: str = "{}-pool CNN") -> str:
     """The Theorem 1 chapter's "This run" paragraph: per group (``by``: the pooling type), the number of networks
     and seeds, each pair of :data:`THEOREM1_PAIRS` as "ρ = +0.80 (n = 12, p = 0.002)" and the verdict on the theorem's
     link (line tail mass vs gradient tail slope, :func:`theorem1_verdict`); the span of the resolved line tail
-    masses and how many are below the rounding floor (:func:`with_ranked_tail_mass`).
+    masses, how many were measured in float64 and how many are below the measurement floor
+    (:func:`with_ranked_tail_mass`).
 
     ``df``: one row per kept network with ``by``, ``activation``, ``seed``, ``beta`` (inf for ReLU),
-    ``line_tail_mass``, ``grad_tail_slope``, ``grad_ef``, ``grad_ef_nyquist`` and, optionally, ``line_floor_mass``.
+    ``line_tail_mass``, ``grad_tail_slope``, ``grad_ef``, ``grad_ef_nyquist`` and, optionally, ``line_floor_mass``
+    and ``line_dtype``.
     Empty ``df``: says that no network passed the cap."""
     if df is None or not len(df):
         return "**This run.** No network passed the cap: nothing to correlate."
@@ -167,7 +190,7 @@ def theorem1_sentences(df, by: str = "pool", label: str = "{}-pool CNN") -> str:
         lines.append(f"* **{label.format(key)}** ({len(sub)} networks: {n_act} activations x {n_seed} seed"
                      f"{'s' if n_seed != 1 else ''}): " + "; ".join(parts) + _span(resolved)
                      + _floor_clause(raw, n_low, resolved)
-                     + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**.")
+                     + _dtype_clause(raw) + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**.")
     undecided = [k for k, s in df.groupby(by, sort=False) if theorem1_verdict(s).startswith(CANNOT_TELL)]
     floored = [k for k, s in df.groupby(by, sort=False) if with_ranked_tail_mass(s)[1] == len(s)]
     tail = ""
@@ -176,6 +199,6 @@ def theorem1_sentences(df, by: str = "pool", label: str = "{}-pool CNN") -> str:
                 "over n networks is evidence only when its p-value is small, and with few networks even a perfect "
                 "ordering is not.")
     if floored:
-        tail += ("\n\nWhere every line tail is below the rounding floor, more networks do not help: those tails need "
-                 "the line spectra in float64.")
+        tail += "\n\nWhere every line tail is below the measurement floor, more networks do not help: " + _remedy(
+            df[df[by].isin(floored)])
     return "**This run.**\n\n" + "\n".join(lines) + tail

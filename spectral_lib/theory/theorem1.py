@@ -120,12 +120,17 @@ def _evaluate_lines(fn: Callable[..., torch.Tensor], x: torch.Tensor, v: torch.T
     return torch.cat(vals).reshape(len(x), n_points)
 
 
+def _window(t: torch.Tensor, half_width: float) -> torch.Tensor:
+    """The line spectra's Gaussian window at positions t (T,): width half_width / 6, so exp(-18) at the ends."""
+    return torch.exp(-0.5 * (t / (half_width / 6)) ** 2)
+
+
 def _line_spectrum(vals: torch.Tensor, t: torch.Tensor, half_width: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Power spectra of (N, T) line values sampled at positions t (T,): mean removed, Gaussian window of width
     ``half_width / 6``, rFFT. Returns (T//2,) angular frequencies and (N, T//2) power (the DC bin dropped)."""
     n_points = vals.shape[1]
     dt = 2 * half_width / n_points
-    window = torch.exp(-0.5 * (t.double().to(vals.device) / (half_width / 6)) ** 2)
+    window = _window(t.double().to(vals.device), half_width)
     vals = vals - vals.mean(1, keepdim=True)
     spec = torch.fft.rfft(vals * window, dim=1) * dt
     omega = 2 * math.pi * torch.fft.rfftfreq(n_points, d=dt, dtype=torch.float64)
@@ -157,17 +162,19 @@ def correlated_images(n: int, size: int, corr_length: float, channels: int = 1, 
     return out.float()
 
 
-# Theorem 1's line spectra are measured in float32. Where a network is smooth (SP activations, average pooling) its
-# true line tail lies below float32's rounding noise; the summary estimates that noise from a float64 copy of the
-# network on one line, the line with the largest mean square value (rounding noise grows with the values: along a
-# line that stays confidently in one class the log-softmax is near 0 and so is its noise), and a tail mass counts as
-# resolved only at LINE_FLOOR_FACTOR times that estimate. Per-line noise spans 3 to 19 decades across the 32 lines
-# of a network, so the first line is no estimate (up to 11x below the all-line floor on chapter 3's SP average-pool
-# networks); the line of largest mean square over-estimated the all-line floor 2.7-8.3x on chapter 3's 8 seed-0
-# networks (2026-12-04), which errs on the side of "not resolved": with the factor 10 the bar is 27-83x the all-line
-# floor, so chapter 3's average-pool ReLU networks (float32 2.0e-8 against float64 1.8e-8, noise about a tenth) are
-# not resolved either. A float64 pass over every line would cost 4-5x the float32 measurement (7.5 s against 1.7 s
-# per network).
+# Theorem 1's line spectra are measured in float32 first. Where a network is smooth (SP activations, average
+# pooling) its true line tail lies below float32's rounding noise; the summary estimates that noise from a float64
+# copy of the network on one line, the line with the largest mean square value (rounding noise grows with the values:
+# along a line that stays confidently in one class the log-softmax is near 0 and so is its noise), and a tail mass
+# counts as resolved only at LINE_FLOOR_FACTOR times its floor. Per-line noise spans 3 to 19 decades across the 32
+# lines of a network, so the first line is no estimate (up to 11x below the all-line floor on chapter 3's SP
+# average-pool networks); the line of largest mean square over-estimated the all-line floor 2.7-8.3x on chapter 3's
+# 8 seed-0 networks (2026-12-04), which errs on the side of "not resolved". An unresolved network is measured again in
+# float64 (precision="auto"): 3-4x the float32 cost (7-8 s against 2-4 s a network for chapter 3's average-pool CNN,
+# under 1 s for chapter 9's MLP, one thread). Float64 has a floor too: the window's leakage (_window_floor), about
+# 3e-16 on these lines; chapter 3's average-pool SP networks measure 3.14e-16, 3.24e-16 and 3.21e-16 in float64 with
+# window floors of 3.14e-16, 3.24e-16 and 3.21e-16 (seed 0, 2026-12-04): their tails lie below it, while the
+# average-pool ReLU network's 1.8e-8 is resolved in float64 (2.0e-8 in float32, floor 1e-8).
 LINE_FLOOR_FACTOR = 10.0
 
 
@@ -178,40 +185,65 @@ def theorem1_summary(
     n_points: int = 512,
     fit_range: tuple[float, float] = (0.25, 1.0),
     batch_size: int = 8192,
-) -> dict[str, float]:
+    precision: str = "auto",
+) -> dict[str, float | str]:
     """The two sides of Theorem 1 for one network on inputs x (N, C, H, W), as numbers.
 
     The line spectra are :func:`line_power_spectrum`'s (``half_width``, ``n_points``, ``batch_size`` line points per
-    forward pass, seed 0), each line scored by the log-softmax of its own image's predicted class.
+    forward pass, seed 0), each line scored by the log-softmax of its own image's predicted class. They are measured
+    in x's dtype; with ``precision="auto"`` (the default) a line tail mass that float32 does not resolve
+    (:func:`tail_mass_resolved`) is measured again through a float64 copy of the network (the same lines);
+    ``precision="as_given"`` keeps x's dtype.
 
     Returns a dict: ``line_tail_slope`` (log-log slope of the mean power along random lines, over ``fit_range`` of
     the frequency axis), ``line_tail_mass`` (fraction of line power above a quarter of the largest frequency),
-    ``line_floor_mass`` (the rounding noise's share of that fraction in x's dtype, estimated from above: the tail
-    power of the difference between the line of largest mean square value evaluated as given and by a float64
-    copy of the model, over the mean total line power; 0 for float64 inputs), ``grad_tail_slope``
-    (slope of the mean spatial spectrum of the gradient maps), ``grad_ef`` (mean paper EF of the rank-normalised
-    VanillaGrad maps) and ``grad_ef_nyquist`` (mean EF in cycles/pixel). See :func:`tail_mass_resolved`.
+    ``line_floor_mass`` (the measurement's floor for that fraction: the rounding noise's share, estimated from
+    above as the tail power of the difference between the line of largest mean square value evaluated in float32
+    and by a float64 copy of the model, over the mean total line power, 0 for float64 lines; plus
+    ``line_window_mass``, the leakage of the truncated window, see :func:`_window_floor`), ``line_dtype``
+    ("float32" or "float64": in which the line side was measured), ``grad_tail_slope`` (slope of the mean spatial
+    spectrum of the gradient maps, in x's dtype), ``grad_ef`` (mean paper EF of the rank-normalised VanillaGrad
+    maps) and ``grad_ef_nyquist`` (mean EF in cycles/pixel).
     """
     check_tensor("x", x, ndim=4)
     half_width, n_points, batch_size = _check_line_args(half_width, n_points, batch_size)
+    if precision not in ("auto", "as_given"):
+        raise ValueError(f"precision must be 'auto' or 'as_given', got {precision!r}")
     v = _line_directions(x, 0)
     t = _line_positions(x, half_width, n_points)
     with _eval_mode(model):
         target = predict(model, x)
-        vals = _evaluate_lines(_scorer(model, target), x, v, t, batch_size, pass_index=True)
-        omega, power = _line_spectrum(vals, t, half_width)
-        floor = _rounding_floor(model, x, v, t, target, vals, half_width, batch_size, omega, power)
+        line = _line_side(model, x, v, t, target, half_width, batch_size, fit_range)
+        if precision == "auto" and x.dtype != torch.float64 \
+                and not tail_mass_resolved(line["line_tail_mass"], line["line_floor_mass"]):
+            model64 = copy.deepcopy(model).double()
+            line = _line_side(model64, x.double(), v.double(), t.double(), target, half_width, batch_size, fit_range)
+            del model64
         grad_prof = gradient_power_spectrum(model, x, target)
         maps = to_map(vanilla_grad(model, x, target))
+    return {
+        **line,
+        "grad_tail_slope": float(tail_exponent(grad_prof.mean(0), fit_range)),
+        "grad_ef": float(expected_frequency(maps).mean()),
+        "grad_ef_nyquist": float(expected_frequency(maps, "nyquist").mean()),
+    }
+
+
+def _line_side(model: nn.Module, x: torch.Tensor, v: torch.Tensor, t: torch.Tensor, target: torch.Tensor,
+               half_width: float, batch_size: int, fit_range: tuple[float, float]) -> dict[str, float | str]:
+    """The line half of :func:`theorem1_summary` in x's dtype (model, v and t in the same): tail slope, tail mass,
+    its floors and the dtype."""
+    vals = _evaluate_lines(_scorer(model, target), x, v, t, batch_size, pass_index=True)
+    omega, power = _line_spectrum(vals, t, half_width)
+    rounding = _rounding_floor(model, x, v, t, target, vals, half_width, batch_size, omega, power)
+    window = _window_floor(vals, t, half_width, omega, power)
     mean_line = power.mean(0)
-    mean_grad = grad_prof.mean(0)
     return {
         "line_tail_slope": float(tail_exponent(mean_line, fit_range, frequencies=omega)),
         "line_tail_mass": float(tail_mass(omega, mean_line, float(omega.max()) / 4)),
-        "line_floor_mass": floor,
-        "grad_tail_slope": float(tail_exponent(mean_grad, fit_range)),
-        "grad_ef": float(expected_frequency(maps).mean()),
-        "grad_ef_nyquist": float(expected_frequency(maps, "nyquist").mean()),
+        "line_floor_mass": rounding + window,
+        "line_window_mass": window,
+        "line_dtype": "float64" if x.dtype == torch.float64 else "float32",
     }
 
 
@@ -242,6 +274,36 @@ def _rounding_floor(model: nn.Module, x: torch.Tensor, v: torch.Tensor, t: torch
     _, noise = _line_spectrum(vals[i : i + 1] - vals64, t, half_width)
     tail = omega > float(omega.max()) / 4
     return float(noise[0, tail].sum() / power.sum(-1).mean())
+
+
+def _window_floor(vals: torch.Tensor, t: torch.Tensor, half_width: float, omega: torch.Tensor,
+                  power: torch.Tensor) -> float:
+    """Tail mass that the window alone puts into the line spectra of ``vals`` (N, T): the Gaussian window of
+    :func:`_line_spectrum` is cut at six widths (its edge value is exp(-18) = 1.5e-8), so a line whose ends differ
+    from its mean has a jump at the FFT's periodic boundary, and the jump leaks power into the tail however smooth
+    the function is (a straight line measures a tail mass of 3.3e-16). Estimated per line as the tail power of the
+    windowed straight line through the line's two end values, less the line's mean (the same jump, no interior
+    detail), summed as :func:`tail_mass` sums: over the mean total power of the N lines' spectra ``power`` (N, K)."""
+    n_points = vals.shape[1]
+    dt = 2 * half_width / n_points
+    tt = t.double().to(vals.device)
+    window = _window(tt, half_width)
+    u = (tt - tt[0]) / (tt[-1] - tt[0])  # 0 at the first sample, 1 at the last
+    ramp = vals[:, :1] + (vals[:, -1:] - vals[:, :1]) * u - vals.mean(1, keepdim=True)
+    spec = torch.fft.rfft(ramp * window, dim=1) * dt
+    leak = (spec.real.square() + spec.imag.square())[:, 1 : n_points // 2 + 1].cpu()
+    tail = omega > float(omega.max()) / 4
+    return float(leak.mean(0)[tail].sum() / power.mean(0).sum())
+
+
+def window_leakage(half_width: float = 3.0, n_points: int = 512) -> float:
+    """The tail mass (power above a quarter of the largest frequency, as ``line_tail_mass``) that the line spectra of
+    :func:`theorem1_summary` give a straight line ``f(t) = t`` in float64: a function with no tail at all, so this
+    is the window's leakage alone, the least tail mass the measurement can report. Dimensionless."""
+    half_width, n_points, _ = _check_line_args(half_width, n_points, 1)
+    t = _line_positions(torch.zeros(1, dtype=torch.float64), half_width, n_points)
+    omega, power = _line_spectrum(t[None], t, half_width)
+    return float(tail_mass(omega, power[0], float(omega.max()) / 4))
 
 
 def tail_mass_resolved(mass: float, floor: float, factor: float = LINE_FLOOR_FACTOR) -> bool:
