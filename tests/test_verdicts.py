@@ -188,7 +188,8 @@ def test_theorem1_correlation_ranks_rounding_noise_as_a_tie():
     text = vt.theorem1_sentences(df)
     assert "9 of 12 line tail masses (SP(0.3), SP(1), SP(5)) are below their measurement floor" in text
     assert "measured in float64" not in text  # no line_dtype column: nothing said about it
-    assert "1.0e-05 to 1.6e-05" in text  # the span is the resolved masses' only
+    assert "the resolved line tail masses span 1.0e-05 to 1.6e-05" in text  # the span is the resolved masses' only
+    assert "mostly compare the 3 resolved networks with the tied ones" in text  # 9 of 12 tied: said so
     # every network below the floor: a constant side, so the run cannot tell, and says that precision, not more
     # networks, is missing
     df["line_floor_mass"] = 1.0

@@ -58,7 +58,8 @@ def unpermuted_gradient_ef(model: torch.nn.Module, x: torch.Tensor, perm: torch.
 ORDER_COLUMNS = ["arm", "condition", "activation", "beta", "seed", "order", "ef", "ef_nyquist", "tail_slope",
                  "sg_gap", "epochs", "test_accuracy"]
 THEOREM1_COLUMNS = ["arm", "condition", "activation", "beta", "seed", "line_tail_mass", "line_floor_mass",
-                    "line_dtype", "line_tail_slope", "grad_tail_slope", "grad_ef", "grad_ef_nyquist", "image_tail_slope", "image_ef"]
+                    "line_dtype", "line_tail_slope", "grad_tail_slope", "grad_ef", "grad_ef_nyquist",
+                    "image_tail_slope", "image_ef"]
 
 
 def condition_inputs(records: Sequence[dict]) -> torch.Tensor | None:
@@ -113,9 +114,10 @@ def theorem1_table(arm: str, condition: Condition, records: Sequence[dict], n_im
                    cache_dir: str | Path | None, scale: float = 1e5):
     """One row per network of a spatial-correlation Theorem-1 grid: the record's Theorem 1 numbers (array order:
     ``line_tail_mass``, ``line_floor_mass`` (its measurement floor), ``line_dtype``, ``line_tail_slope``,
-    ``grad_tail_slope``, ``grad_ef`` (``scale``d), ``grad_ef_nyquist``) and the gradient in image order on the same ``n_images`` inputs (``image_tail_slope``, ``image_ef``
-    (``scale``d); equal to the array-order values for natural images). The line tail mass does not depend on the
-    pixel order (isotropic random directions). Columns :data:`THEOREM1_COLUMNS`; a DataFrame."""
+    ``grad_tail_slope``, ``grad_ef`` (``scale``d), ``grad_ef_nyquist``) and the gradient in image order on the same
+    ``n_images`` inputs (``image_tail_slope``, ``image_ef`` (``scale``d); equal to the array-order values for
+    natural images). The line tail mass does not depend on the pixel order (isotropic random directions). Columns
+    :data:`THEOREM1_COLUMNS`; a DataFrame."""
     import pandas as pd
 
     rows = []

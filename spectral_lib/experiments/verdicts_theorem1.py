@@ -5,10 +5,11 @@ line tail mass and its gradient's spatial tail (slope, EF), with n and an exact 
 networks the smallest possible p is 1/12, so one seed of 4 activations can never support the theorem or refute it.
 
 The line tail mass has a measurement floor (``line_floor_mass``, :func:`spectral_lib.theory.theorem1_summary`):
-float32's rounding noise, or, where float32 does not resolve a tail and the summary measures it again in float64, the
-window's leakage. A smooth network's true tail can lie below it, and then the measured mass ranks noise. Before any correlation, :func:`ranked_tail_mass` puts every unresolved mass (below
-:data:`~spectral_lib.theory.LINE_FLOOR_FACTOR` times its floor) in one tie below every resolved mass: it is known only
-to be small, not how small."""
+float32's rounding noise, or, where float32 does not resolve a tail and the summary measures it again in float64,
+the window's leakage. A smooth network's true tail can lie below it, and then the measured mass ranks noise. Before
+any correlation, :func:`ranked_tail_mass` puts every unresolved mass (below
+:data:`~spectral_lib.theory.LINE_FLOOR_FACTOR` times its floor) in one tie below every resolved mass: it is known
+only to be small, not how small."""
 from __future__ import annotations
 
 import math
@@ -112,7 +113,8 @@ def _span(values: np.ndarray) -> str:
     if len(v) < 2:
         return ""
     lo, hi = float(v.min()), float(v.max())
-    return f"; the line tail mass spans {lo:.1e} to {hi:.1e} ({math.log10(hi / lo):.1f} decades)"
+    which = "the resolved line tail masses span" if (values == 0).any() else "the line tail mass spans"
+    return f"; {which} {lo:.1e} to {hi:.1e} ({math.log10(hi / lo):.1f} decades)"
 
 
 # why a mass is unresolved, in words
@@ -150,8 +152,10 @@ def _floor_clause(raw, n_low: int, ranked: np.ndarray) -> str:
                 "above a resolved mass, so the masses cannot be ranked")
     low = _unresolved(raw["line_tail_mass"].to_numpy(float), raw["line_floor_mass"].to_numpy(float))
     acts = ", ".join(sorted(raw.loc[low, "activation"].astype(str).unique()))
+    most = (f", so the correlations mostly compare the {len(raw) - n_low} resolved networks with the tied ones"
+            if 2 * n_low >= len(raw) else "")
     return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below their measurement floor ({_FLOOR_WHY}) "
-            "and are ranked as one tie below the resolved ones")
+            "and are ranked as one tie below the resolved ones" + most)
 
 
 def theorem1_verdict(sub, x: str = "line_tail_mass", y: str = "grad_tail_slope") -> str:
@@ -190,7 +194,8 @@ def theorem1_sentences(df, by: str = "pool", label: str = "{}-pool CNN") -> str:
         lines.append(f"* **{label.format(key)}** ({len(sub)} networks: {n_act} activations x {n_seed} seed"
                      f"{'s' if n_seed != 1 else ''}): " + "; ".join(parts) + _span(resolved)
                      + _floor_clause(raw, n_low, resolved)
-                     + _dtype_clause(raw) + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**.")
+                     + _dtype_clause(raw)
+                     + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**.")
     undecided = [k for k, s in df.groupby(by, sort=False) if theorem1_verdict(s).startswith(CANNOT_TELL)]
     floored = [k for k, s in df.groupby(by, sort=False) if with_ranked_tail_mass(s)[1] == len(s)]
     tail = ""

@@ -197,13 +197,13 @@ def theorem1_summary(
 
     Returns a dict: ``line_tail_slope`` (log-log slope of the mean power along random lines, over ``fit_range`` of
     the frequency axis), ``line_tail_mass`` (fraction of line power above a quarter of the largest frequency),
-    ``line_floor_mass`` (the measurement's floor for that fraction: the rounding noise's share, estimated from
-    above as the tail power of the difference between the line of largest mean square value evaluated in float32
-    and by a float64 copy of the model, over the mean total line power, 0 for float64 lines; plus
-    ``line_window_mass``, the leakage of the truncated window, see :func:`_window_floor`), ``line_dtype``
-    ("float32" or "float64": in which the line side was measured), ``grad_tail_slope`` (slope of the mean spatial
-    spectrum of the gradient maps, in x's dtype), ``grad_ef`` (mean paper EF of the rank-normalised VanillaGrad
-    maps) and ``grad_ef_nyquist`` (mean EF in cycles/pixel).
+    ``line_floor_mass`` (the measurement's floor for that fraction: the rounding noise's share, estimated from above
+    as the tail power of the difference between the line of largest mean square value evaluated in x's dtype and by
+    a float64 copy of the model, over the mean total line power, 0 for float64 lines; plus ``line_window_mass``, the
+    leakage of the truncated window, see :func:`_window_floor`), ``line_dtype`` (in which the line side was
+    measured: x's dtype, e.g. "float32", or "float64"), ``grad_tail_slope`` (slope of the mean spatial spectrum of
+    the gradient maps, in x's dtype), ``grad_ef`` (mean paper EF of the rank-normalised VanillaGrad maps) and
+    ``grad_ef_nyquist`` (mean EF in cycles/pixel).
     """
     check_tensor("x", x, ndim=4)
     half_width, n_points, batch_size = _check_line_args(half_width, n_points, batch_size)
@@ -243,7 +243,7 @@ def _line_side(model: nn.Module, x: torch.Tensor, v: torch.Tensor, t: torch.Tens
         "line_tail_mass": float(tail_mass(omega, mean_line, float(omega.max()) / 4)),
         "line_floor_mass": rounding + window,
         "line_window_mass": window,
-        "line_dtype": "float64" if x.dtype == torch.float64 else "float32",
+        "line_dtype": str(x.dtype).removeprefix("torch."),  # "float32", "float64", ...
     }
 
 
