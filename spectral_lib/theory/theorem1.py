@@ -125,13 +125,16 @@ def _window(t: torch.Tensor, half_width: float) -> torch.Tensor:
     return torch.exp(-0.5 * (t / (half_width / 6)) ** 2)
 
 
-def _line_spectrum(vals: torch.Tensor, t: torch.Tensor, half_width: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Power spectra of (N, T) line values sampled at positions t (T,): mean removed, Gaussian window of width
-    ``half_width / 6``, rFFT. Returns (T//2,) angular frequencies and (N, T//2) power (the DC bin dropped)."""
+def _line_spectrum(vals: torch.Tensor, t: torch.Tensor, half_width: float,
+                   centre: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Power spectra of (N, T) line values sampled at positions t (T,): mean removed (unless ``centre=False``),
+    Gaussian window of width ``half_width / 6``, rFFT. Returns (T//2,) angular frequencies and (N, T//2) power (the
+    DC bin dropped)."""
     n_points = vals.shape[1]
     dt = 2 * half_width / n_points
     window = _window(t.double().to(vals.device), half_width)
-    vals = vals - vals.mean(1, keepdim=True)
+    if centre:
+        vals = vals - vals.mean(1, keepdim=True)
     spec = torch.fft.rfft(vals * window, dim=1) * dt
     omega = 2 * math.pi * torch.fft.rfftfreq(n_points, d=dt, dtype=torch.float64)
     power = spec.real.square() + spec.imag.square()
@@ -284,14 +287,10 @@ def _window_floor(vals: torch.Tensor, t: torch.Tensor, half_width: float, omega:
     the function is (a straight line measures a tail mass of 3.3e-16). Estimated per line as the tail power of the
     windowed straight line through the line's two end values, less the line's mean (the same jump, no interior
     detail), summed as :func:`tail_mass` sums: over the mean total power of the N lines' spectra ``power`` (N, K)."""
-    n_points = vals.shape[1]
-    dt = 2 * half_width / n_points
     tt = t.double().to(vals.device)
-    window = _window(tt, half_width)
     u = (tt - tt[0]) / (tt[-1] - tt[0])  # 0 at the first sample, 1 at the last
     ramp = vals[:, :1] + (vals[:, -1:] - vals[:, :1]) * u - vals.mean(1, keepdim=True)
-    spec = torch.fft.rfft(ramp * window, dim=1) * dt
-    leak = (spec.real.square() + spec.imag.square())[:, 1 : n_points // 2 + 1].cpu()
+    _, leak = _line_spectrum(ramp, t, half_width, centre=False)  # centred on the line's mean, not the ramp's
     tail = omega > float(omega.max()) / 4
     return float(leak.mean(0)[tail].sum() / power.mean(0).sum())
 
