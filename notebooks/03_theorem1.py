@@ -153,8 +153,9 @@ companion.save_table(corr, "theorem1_correlations").round(3)
 # network's tail can lie below even float64's floor, the window's leakage: where the sentences above put a network
 # below the measurement floor, its tail is *not measured*, which is not the same as absent; it is known only to lie
 # below its floor, and the correlation ranks it as one tie below every resolved tail. Measuring those tails
-# would need a window that leaks less (wider in `half_width` units, or cut further out), which this chapter does not
-# change: the window is the same for every network.
+# would need at least a window that leaks less (cut at more widths, or another taper; a window wider in
+# `half_width` units leaks the same, since its width scales with the line), and they may lie below float64's
+# rounding even then. This chapter does not change the window: it is the same for every network.
 #
 # **Compared with the paper.** The paper states the link for trained networks on images and demonstrates it with
 # spectra per $\beta$. Our quick profile uses 28x28 digits, four activations and three seeds, so each correlation

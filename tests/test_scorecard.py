@@ -155,6 +155,7 @@ def test_theorem1_row_ranks_masses_below_the_measurement_floor_as_a_tie(tmp_path
     r = rows.theorem1_avg(_build(tmp_path / "a", {"03_theorem1/theorem1_networks": df}))
     assert r.value == pytest.approx(spearman_test([1e-6, 10 ** -5.5, 1e-5, 10 ** -4.5, 0, 0, 0, 0], ef)["rho"])
     assert "4 of 8 line tail masses are below their measurement floor" in r.detail
+    assert "how the tied networks order among themselves" in r.detail  # half of them tied: said what it tests
     raw = rows.theorem1_avg(_build(tmp_path / "b", {"03_theorem1/theorem1_networks": df.drop(
         columns=["log10 line floor mass"])}))  # an older table: ranked as measured, and it says so
     assert raw.value == pytest.approx(spearman_test(mass, ef)["rho"]) and "no measurement floor" in raw.detail

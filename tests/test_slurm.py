@@ -314,6 +314,8 @@ def test_impossible_requests_fail_at_submission_naming_the_setting(slurm_cluster
              "gpus_per_node": ({"gpus_per_node": 1}, "GPUs that no node"),
              "mem_gb": ({"mem_gb": mem_gb}, "more memory than any node")}
     queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+    since = time.strftime("%Y-%m-%dT%H:%M:%S")  # sacct's local time, 1 s resolution
+    time.sleep(1.1)  # so that a job submitted before this test cannot share its second
     for key, (slurm, why) in cases.items():
         prof = tiny_profile(tmp_path, f"bad_{key}", slurm, notebooks)
         cache_dir = tmp_path / f"cache_{key}"
@@ -329,3 +331,9 @@ def test_impossible_requests_fail_at_submission_naming_the_setting(slurm_cluster
     # still under way) may leave the queue meanwhile, so the queue may shrink, but it must not grow.
     after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
     assert set(after) <= set(queued), f"jobs queued by refused submissions: {sorted(set(after) - set(queued))}"
+    # nor one that ran and left meanwhile: the accounting has no job submitted since the test began
+    acct = subprocess.run(["sacct", "-n", "-X", "-P", "-a", "-S", since, "-o", "JobID,Submit"], capture_output=True,
+                          text=True, timeout=30)
+    assert acct.returncode == 0, acct.stderr
+    submitted = [line for line in acct.stdout.splitlines() if line.strip() and line.split("|")[1] >= since]
+    assert not submitted, f"jobs submitted by refused submissions: {submitted}"

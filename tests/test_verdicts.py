@@ -189,7 +189,9 @@ def test_theorem1_correlation_ranks_rounding_noise_as_a_tie():
     assert "9 of 12 line tail masses (SP(0.3), SP(1), SP(5)) are below their measurement floor" in text
     assert "measured in float64" not in text  # no line_dtype column: nothing said about it
     assert "the resolved line tail masses span 1.0e-05 to 1.6e-05" in text  # the span is the resolved masses' only
-    assert "mostly compare the 3 resolved networks with the tied ones" in text  # 9 of 12 tied: said so
+    assert f"({vt.MOSTLY_TIED})" in text  # 9 of 12 tied: the verdict says what it tests
+    assert vt.mostly_tied(12, 9, np.zeros(12)) and not vt.mostly_tied(12, 5, np.zeros(12))
+    assert not vt.mostly_tied(12, 9, np.full(12, np.nan))  # misordered: no ranking, nothing tested
     # every network below the floor: a constant side, so the run cannot tell, and says that precision, not more
     # networks, is missing
     df["line_floor_mass"] = 1.0
@@ -337,7 +339,7 @@ def test_measure_table_states_weaker_only_when_the_difference_excludes_zero():
     assert "measures are" not in text and "borne out" not in text  # no tally, no vote
 
 
-def test_measure_table_says_when_float32_does_not_resolve_the_line_tails():
+def test_measure_table_says_when_the_line_tails_are_below_the_measurement_floor():
     # the MLP arm of the quick build: every line tail mass at its measurement floor, so Theorem 1's measures are not
     # measured (not "undefined: too few networks"); the CNN arm, resolved, is unchanged by the floor column
     orders = _orders({"natural": up, "permuted": up})

@@ -20,7 +20,7 @@ from .scorecard import (CANNOT_TELL, Build, Row, correlation_row, correlation_ve
 from .scorecard_tables import _boot_rhos, _col, _geomean_ratio_over_settings, networks, rho_over_seeds
 from ..theory import LINE_FLOOR_FACTOR
 from .stats import Interval, bootstrap_ratio_ci, spearman_test
-from .verdicts_theorem1 import floor_status, ranked_tail_mass
+from .verdicts_theorem1 import MOSTLY_TIED, floor_status, mostly_tied, ranked_tail_mass
 
 __all__ = ["ROWS", "NEEDS", "networks", "rho_over_seeds"]
 
@@ -103,7 +103,8 @@ def _theorem1(build: Build, base: dict, pool: str) -> Row:
     ranked, n_low = ranked_tail_mass(mass, floor)
     r = correlation_row(base, ranked, d[_col(d, "grad EF x1e5", "grad_ef")],
                         "positive", "(line tail mass, VanillaGrad EF) over networks")
-    note = "A correlation over networks: n and the exact p-value instead of an interval."
+    note = ("A correlation over networks: n and the p-value (exact up to 9 networks, t-approximate above) instead of "
+            "an interval.")
     status = floor_status(len(d), n_low, ranked)
     if status == "all below":
         note += (f" All {n_low} line tail masses are below their measurement floor (under {LINE_FLOOR_FACTOR:g}x its "
@@ -114,6 +115,8 @@ def _theorem1(build: Build, base: dict, pool: str) -> Row:
     elif n_low:
         note += (f" {n_low} of {len(d)} line tail masses are below their measurement floor (under "
                  f"{LINE_FLOOR_FACTOR:g}x its tail mass) and are ranked as one tie at the bottom.")
+        if mostly_tied(len(d), n_low, ranked):
+            note += f" Its verdict stands only {MOSTLY_TIED}."
     if floor is None:
         note += " The table has no measurement floor ('log10 line floor mass'): the masses are ranked as measured."
     return replace(r, detail=note)

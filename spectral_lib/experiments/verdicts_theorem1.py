@@ -22,7 +22,7 @@ from .stats import spearman_test
 from .verdicts import CANNOT_TELL, evidence_word, rho_text
 
 __all__ = ["THEOREM1_PAIRS", "correlation_table", "theorem1_sentences", "theorem1_verdict", "ranked_tail_mass",
-           "with_ranked_tail_mass", "floor_status"]
+           "with_ranked_tail_mass", "floor_status", "mostly_tied", "MOSTLY_TIED"]
 
 # (x column, y column, words): the pairs Theorem 1 predicts to rank together (all positive in the paper's direction)
 THEOREM1_PAIRS = (
@@ -62,6 +62,17 @@ def _unresolved(mass: np.ndarray, floor: np.ndarray, factor: float = LINE_FLOOR_
     """(n,) bool: the finite masses with a finite floor that are not resolved above it."""
     return np.isfinite(mass) & np.isfinite(floor) & ~np.array(
         [tail_mass_resolved(a, b, factor) for a, b in zip(mass, floor)], dtype=bool)
+
+
+# what a correlation over a mostly tied group tests (:func:`mostly_tied`)
+MOSTLY_TIED = ("as a comparison of the resolved networks with the tied ones only: how the tied networks order among "
+               "themselves, for instance by β, is not tested")
+
+
+def mostly_tied(n_rows: int, n_low: int, ranked: np.ndarray) -> bool:
+    """Whether at least half of a group's ``n_rows`` line tail masses are unresolved and tied at the bottom
+    (:func:`floor_status` "tied"): its rank correlations then compare the resolved networks with the tied ones."""
+    return floor_status(n_rows, n_low, ranked) == "tied" and 2 * n_low >= n_rows
 
 
 def floor_status(n_rows: int, n_low: int, ranked: np.ndarray) -> str:
@@ -118,8 +129,8 @@ def _span(values: np.ndarray) -> str:
 
 
 # why a mass is unresolved, in words
-_FLOOR_WHY = (f"under {LINE_FLOOR_FACTOR:g}x the tail mass that float32's rounding noise, or in float64 the window's "
-              "leakage, puts there")
+_FLOOR_WHY = (f"under {LINE_FLOOR_FACTOR:g}x the tail mass that rounding noise and the window's leakage put "
+              "there")
 
 
 def _dtype_clause(raw) -> str:
@@ -152,10 +163,8 @@ def _floor_clause(raw, n_low: int, ranked: np.ndarray) -> str:
                 "above a resolved mass, so the masses cannot be ranked")
     low = _unresolved(raw["line_tail_mass"].to_numpy(float), raw["line_floor_mass"].to_numpy(float))
     acts = ", ".join(sorted(raw.loc[low, "activation"].astype(str).unique()))
-    most = (f", so the correlations mostly compare the {len(raw) - n_low} resolved networks with the tied ones"
-            if 2 * n_low >= len(raw) else "")
     return (f"; {n_low} of {len(raw)} line tail masses ({acts}) are below their measurement floor ({_FLOOR_WHY}) "
-            "and are ranked as one tie below the resolved ones" + most)
+            "and are ranked as one tie below the resolved ones")
 
 
 def theorem1_verdict(sub, x: str = "line_tail_mass", y: str = "grad_tail_slope") -> str:
@@ -195,7 +204,8 @@ def theorem1_sentences(df, by: str = "pool", label: str = "{}-pool CNN") -> str:
                      f"{'s' if n_seed != 1 else ''}): " + "; ".join(parts) + _span(resolved)
                      + _floor_clause(raw, n_low, resolved)
                      + _dtype_clause(raw)
-                     + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**.")
+                     + f". Theorem 1's link (a heavier network tail, a flatter gradient tail): **{verdict}**"
+                     + (f" ({MOSTLY_TIED})" if mostly_tied(len(raw), n_low, resolved) else "") + ".")
     undecided = [k for k, s in df.groupby(by, sort=False) if theorem1_verdict(s).startswith(CANNOT_TELL)]
     floored = [k for k, s in df.groupby(by, sort=False) if with_ranked_tail_mass(s)[1] == len(s)]
     tail = ""

@@ -194,7 +194,7 @@ def theorem1_summary(
 
     The line spectra are :func:`line_power_spectrum`'s (``half_width``, ``n_points``, ``batch_size`` line points per
     forward pass, seed 0), each line scored by the log-softmax of its own image's predicted class. They are measured
-    in x's dtype; with ``precision="auto"`` (the default) a line tail mass that float32 does not resolve
+    in x's dtype; with ``precision="auto"`` (the default) a line tail mass that x's dtype does not resolve
     (:func:`tail_mass_resolved`) is measured again through a float64 copy of the network (the same lines);
     ``precision="as_given"`` keeps x's dtype.
 
@@ -220,7 +220,10 @@ def theorem1_summary(
         if precision == "auto" and x.dtype != torch.float64 \
                 and not tail_mass_resolved(line["line_tail_mass"], line["line_floor_mass"]):
             model64 = copy.deepcopy(model).double()
-            line = _line_side(model64, x.double(), v.double(), t.double(), target, half_width, batch_size, fit_range)
+            # positions made in float64, not widened from x's dtype: rounded positions are unevenly spaced, and
+            # that alone puts a tail above float64's floor (300 float32 positions: about 3e-15)
+            t64 = _line_positions(x.double(), half_width, n_points)
+            line = _line_side(model64, x.double(), v.double(), t64, target, half_width, batch_size, fit_range)
             del model64
         grad_prof = gradient_power_spectrum(model, x, target)
         maps = to_map(vanilla_grad(model, x, target))
@@ -282,11 +285,12 @@ def _rounding_floor(model: nn.Module, x: torch.Tensor, v: torch.Tensor, t: torch
 def _window_floor(vals: torch.Tensor, t: torch.Tensor, half_width: float, omega: torch.Tensor,
                   power: torch.Tensor) -> float:
     """Tail mass that the window alone puts into the line spectra of ``vals`` (N, T): the Gaussian window of
-    :func:`_line_spectrum` is cut at six widths (its edge value is exp(-18) = 1.5e-8), so a line whose ends differ
-    from its mean has a jump at the FFT's periodic boundary, and the jump leaks power into the tail however smooth
-    the function is (a straight line measures a tail mass of 3.3e-16). Estimated per line as the tail power of the
-    windowed straight line through the line's two end values, less the line's mean (the same jump, no interior
-    detail), summed as :func:`tail_mass` sums: over the mean total power of the N lines' spectra ``power`` (N, K)."""
+    :func:`_line_spectrum` is cut at six widths (its edge value is exp(-18) = 1.5e-8), so a line whose ends
+    differ from its mean has a jump at the FFT's periodic boundary, and the jump leaks power into the tail
+    however smooth the function is (a straight line measures a tail mass of 3.3e-16 at 512 points a line:
+    :func:`window_leakage`). Estimated per line as the tail power of the windowed straight line through the
+    line's two end values, less the line's mean (the same jump, no interior detail), summed as :func:`tail_mass`
+    sums: over the mean total power of the N lines' spectra ``power`` (N, K)."""
     tt = t.double().to(vals.device)
     u = (tt - tt[0]) / (tt[-1] - tt[0])  # 0 at the first sample, 1 at the last
     ramp = vals[:, :1] + (vals[:, -1:] - vals[:, :1]) * u - vals.mean(1, keepdim=True)
@@ -306,7 +310,7 @@ def window_leakage(half_width: float = 3.0, n_points: int = 512) -> float:
 
 
 def tail_mass_resolved(mass: float, floor: float, factor: float = LINE_FLOOR_FACTOR) -> bool:
-    """Whether a line tail ``mass`` stands clear of its rounding ``floor`` (``line_floor_mass`` of
+    """Whether a line tail ``mass`` stands clear of its measurement ``floor`` (``line_floor_mass`` of
     :func:`theorem1_summary`): ``mass >= factor * floor``, i.e. the noise is at most 1/``factor`` of it by that
     estimate. NaN in either: False."""
     return bool(math.isfinite(mass) and math.isfinite(floor) and mass >= factor * floor)
