@@ -116,7 +116,7 @@ def _theorem1(build: Build, base: dict, pool: str) -> Row:
         note += (f" {n_low} of {len(d)} line tail masses are below their measurement floor (under "
                  f"{LINE_FLOOR_FACTOR:g}x its tail mass) and are ranked as one tie at the bottom.")
         if mostly_tied(len(d), n_low, ranked):
-            note += f" Its verdict stands only {MOSTLY_TIED}."
+            note += f" Its verdict stands {MOSTLY_TIED}."
     if floor is None:
         note += " The table has no measurement floor ('log10 line floor mass'): the masses are ranked as measured."
     return replace(r, detail=note)
