@@ -120,9 +120,10 @@ def _evaluate_lines(fn: Callable[..., torch.Tensor], x: torch.Tensor, v: torch.T
     return torch.cat(vals).reshape(len(x), n_points)
 
 
-def _window(t: torch.Tensor, half_width: float) -> torch.Tensor:
-    """The line spectra's Gaussian window at positions t (T,): width half_width / 6, so exp(-18) at the ends."""
-    return torch.exp(-0.5 * (t / (half_width / 6)) ** 2)
+def _tail_cutoff(omega: torch.Tensor) -> float:
+    """Where a line spectrum's tail begins: a quarter of its largest angular frequency (``line_tail_mass`` and both
+    floors use it)."""
+    return float(omega.max()) / 4
 
 
 def _line_spectrum(vals: torch.Tensor, t: torch.Tensor, half_width: float,
@@ -132,7 +133,7 @@ def _line_spectrum(vals: torch.Tensor, t: torch.Tensor, half_width: float,
     DC bin dropped)."""
     n_points = vals.shape[1]
     dt = 2 * half_width / n_points
-    window = _window(t.double().to(vals.device), half_width)
+    window = torch.exp(-0.5 * (t.double().to(vals.device) / (half_width / 6)) ** 2)  # exp(-18) at the ends
     if centre:
         vals = vals - vals.mean(1, keepdim=True)
     spec = torch.fft.rfft(vals * window, dim=1) * dt
@@ -246,7 +247,7 @@ def _line_side(model: nn.Module, x: torch.Tensor, v: torch.Tensor, t: torch.Tens
     mean_line = power.mean(0)
     return {
         "line_tail_slope": float(tail_exponent(mean_line, fit_range, frequencies=omega)),
-        "line_tail_mass": float(tail_mass(omega, mean_line, float(omega.max()) / 4)),
+        "line_tail_mass": float(tail_mass(omega, mean_line, _tail_cutoff(omega))),
         "line_floor_mass": rounding + window,
         "line_window_mass": window,
         "line_dtype": str(x.dtype).removeprefix("torch."),  # "float32", "float64", ...
@@ -278,7 +279,7 @@ def _rounding_floor(model: nn.Module, x: torch.Tensor, v: torch.Tensor, t: torch
                              t.double(), batch_size, pass_index=True)
     del model64
     _, noise = _line_spectrum(vals[i : i + 1] - vals64, t, half_width)
-    tail = omega > float(omega.max()) / 4
+    tail = omega > _tail_cutoff(omega)
     return float(noise[0, tail].sum() / power.sum(-1).mean())
 
 
@@ -295,7 +296,7 @@ def _window_floor(vals: torch.Tensor, t: torch.Tensor, half_width: float, omega:
     u = (tt - tt[0]) / (tt[-1] - tt[0])  # 0 at the first sample, 1 at the last
     ramp = vals[:, :1] + (vals[:, -1:] - vals[:, :1]) * u - vals.mean(1, keepdim=True)
     _, leak = _line_spectrum(ramp, t, half_width, centre=False)  # centred on the line's mean, not the ramp's
-    tail = omega > float(omega.max()) / 4
+    tail = omega > _tail_cutoff(omega)
     return float(leak.mean(0)[tail].sum() / power.mean(0).sum())
 
 
@@ -306,7 +307,7 @@ def window_leakage(half_width: float = 3.0, n_points: int = 512) -> float:
     half_width, n_points, _ = _check_line_args(half_width, n_points, 1)
     t = _line_positions(torch.zeros(1, dtype=torch.float64), half_width, n_points)
     omega, power = _line_spectrum(t[None], t, half_width)
-    return float(tail_mass(omega, power[0], float(omega.max()) / 4))
+    return float(tail_mass(omega, power[0], _tail_cutoff(omega)))
 
 
 def tail_mass_resolved(mass: float, floor: float, factor: float = LINE_FLOOR_FACTOR) -> bool:

@@ -363,7 +363,8 @@ def train_along(
                 del pending[key]
         return out
 
-    path, partial = _network_path(config, cache_dir), checkpoint_path(config, cache_dir)
+    path = _network_path(config, cache_dir)
+    partial = _partial_of(path)
     model, result = train(config, splits, progress=progress, checkpoint_path=partial, on_epoch=hook)
     # the cached network keeps no epoch log: a later train_or_load of it returns what plain training would
     _save_network(path, config, model, TrainResult(**{**result.as_dict(), "epoch_log": []}), splits)
